@@ -1,0 +1,150 @@
+# rrtcp - one hand-written GNU Makefile.  Users may override CC, CFLAGS,
+# CPPFLAGS, LDFLAGS, SANITIZE, PREFIX and DESTDIR.  WERROR=1 adds -Werror.
+#
+#   make              build ./rrtcp
+#   make run          install missing Debian packages, build, serve conf/
+#   make test         the whole suite: unit, fuzz-corpus replay, PHP vectors,
+#                     end-to-end (real binary, real php workers), man lint
+#   make SANITIZE=address,undefined test
+#   make SANITIZE=thread test-thread
+
+CC	?= cc
+PYTHON	?= /usr/bin/python3
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+CFLAGS	?= -O2 -g
+
+PKGS	 = libcjson yaml-0.1
+WARN	 = -Wall -Wextra -Wmissing-prototypes -Wstrict-prototypes -Wshadow \
+	   -Wcast-qual -Wpointer-arith -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN	+= -Werror
+endif
+
+# Each sanitizer variant builds into its own directory so objects never mix.
+ifneq ($(SANITIZE),)
+SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+BUILD	?= build-$(subst $(comma),-,$(SANITIZE))
+else
+BUILD	?= build
+endif
+comma	:= ,
+
+ALL_CFLAGS  = -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) \
+	      $(shell pkg-config --cflags $(PKGS)) -pthread -I.
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pthread
+LIBS	    = $(shell pkg-config --libs $(PKGS))
+
+# Every module but main(); unit tests link these.
+SRCS	= log.c buf.c frame.c json.c config.c ev.c net.c pool.c relay.c conn.c
+OBJS	= $(SRCS:%.c=$(BUILD)/%.o)
+BIN	= $(BUILD)/rrtcp
+
+UNIT	= $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
+FUZZ	= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+REPLAY	= $(FUZZ:%=$(BUILD)/replay_%)
+
+.PHONY: all run deps test unit fuzz-replay php-test e2e manlint check \
+	test-thread fuzz bench install uninstall clean
+
+all: $(BIN)
+ifeq ($(BUILD),build)
+	@ln -sf build/rrtcp rrtcp
+endif
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+$(BUILD)/%.o: %.c $(wildcard *.h) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BIN): $(BUILD)/rrtcp.o $(OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# --- running -----------------------------------------------------------
+
+# Build and runtime packages on Debian; installed through apt when missing.
+DEB_PKGS = gcc make pkg-config libcjson-dev libyaml-dev libcriterion-dev \
+	   php-cli python3 python3-pytest mandoc
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	    $$sudo apt-get update && $$sudo apt-get install -y $$missing; \
+	fi
+
+run: deps
+	$(MAKE) all
+	cd conf && ../$(BIN) serve -c rrtcp.yaml
+
+# --- tests ---------------------------------------------------------------
+
+test: deps
+	$(MAKE) unit fuzz-replay php-test e2e manlint
+
+check: test
+
+$(BUILD)/test_%: tests/test_%.c $(OBJS)
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags criterion) -o $@ $^ \
+	    $(ALL_LDFLAGS) $(LIBS) $(shell pkg-config --libs criterion)
+
+unit: $(UNIT)
+	@set -e; for t in $(UNIT); do echo "== $$t"; $$t --jobs 2; done
+
+$(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LIBS)
+
+fuzz-replay: $(REPLAY)
+	@set -e; for f in $(FUZZ); do \
+	    $(BUILD)/replay_$$f tests/fuzz/corpus_$$f; done
+
+php-test:
+	php tests/php/vectors.php
+
+e2e: $(BIN)
+	RRTCP_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+manlint:
+	mandoc -Tlint -Wwarning man/*.[0-9]
+
+# The threaded parts (idle-worker queue, reactors) under ThreadSanitizer.
+test-thread:
+	$(MAKE) SANITIZE=thread unit e2e
+
+# Coverage-guided fuzzing with clang's libFuzzer, FUZZTIME seconds each.
+FUZZTIME ?= 60
+fuzz:
+	@mkdir -p build-fuzz
+	@set -e; for f in $(FUZZ); do \
+	    clang -std=gnu11 -D_GNU_SOURCE -g -O1 -I. $$(pkg-config --cflags $(PKGS)) \
+	        -fsanitize=fuzzer,address,undefined -o build-fuzz/fuzz_$$f \
+	        tests/fuzz/fuzz_$$f.c $(SRCS) $(LIBS) -pthread; \
+	    mkdir -p build-fuzz/corpus_$$f; \
+	    build-fuzz/fuzz_$$f -max_total_time=$(FUZZTIME) \
+	        -dict=tests/fuzz/$$f.dict build-fuzz/corpus_$$f tests/fuzz/corpus_$$f; \
+	done
+
+# --- bench ---------------------------------------------------------------
+
+bench: all
+	$(MAKE) -C bench run RRTCP_BIN=$(abspath $(BIN))
+
+# --- install -------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/rrtcp
+	install -m 0644 man/rrtcp.1 $(DESTDIR)$(MANDIR)/man1/rrtcp.1
+	install -m 0644 man/rrtcp.yaml.5 $(DESTDIR)$(MANDIR)/man5/rrtcp.yaml.5
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/rrtcp $(DESTDIR)$(MANDIR)/man1/rrtcp.1 \
+	    $(DESTDIR)$(MANDIR)/man5/rrtcp.yaml.5
+
+clean:
+	rm -rf build build-* rrtcp
+	$(MAKE) -C bench clean

@@ -1,0 +1,112 @@
+/*
+ * config.h - RoadRunner's .rr.yaml (libyaml) -> struct rr_config.
+ *
+ * Reads the keys of PROTOCOL.md 3.10 and 4.1 plus rrtcp's own extensions,
+ * fills defaults, validates, and reports every problem as "file:line: msg"
+ * through a callback before failing.  No sockets, no processes, no globals.
+ */
+#ifndef RRTCP_CONFIG_H
+#define RRTCP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct rr_server_conf {
+	char		*name;		/* key under tcp.servers, lower-cased */
+	char		*addr;		/* as configured, after $VAR expansion */
+	int		 is_unix;	/* unix:///path */
+	char		*host;		/* "" = any IPv4; IPv6 without brackets */
+	char		*port;		/* decimal port */
+	char		*path;		/* unix socket path (is_unix) */
+	char		*delim;		/* delimiter bytes (default "\r\n") */
+	size_t		 delim_len;
+	size_t		 max_message_size; /* rrtcp: cap on input awaiting a delimiter */
+	int		 line;		/* line of the server's key */
+};
+
+struct rr_supervisor_conf {
+	int		 enabled;	/* the section exists */
+	int64_t		 watch_tick_ms;	/* default 5s */
+	int64_t		 ttl_ms;	/* 0 = off */
+	int64_t		 idle_ttl_ms;
+	int64_t		 exec_ttl_ms;
+	uint64_t	 max_worker_memory_mb;
+};
+
+struct rr_dynamic_conf {
+	int		 enabled;	/* the section exists */
+	unsigned	 max_workers;	/* default 10 */
+	unsigned	 spawn_rate;	/* default 5, at most 100 */
+	int64_t		 idle_timeout_ms; /* default 1m */
+};
+
+struct rr_pool_conf {
+	char		**command;	/* argv, NULL-terminated: tcp.pool.command or server.command */
+	unsigned	 num_workers;	/* 0 in YAML -> online CPUs; > 500 is an error */
+	uint64_t	 max_jobs;	/* 0 = unlimited */
+	uint64_t	 max_queue_size; /* 0 = unlimited (bounded by max_connections) */
+	int64_t		 allocate_timeout_ms;	/* default 60s */
+	int64_t		 destroy_timeout_ms;	/* default 60s */
+	int64_t		 reset_timeout_ms;	/* default 60s */
+	int64_t		 stream_timeout_ms;	/* default 60s */
+	int		 debug;
+	struct rr_supervisor_conf supervisor;
+	struct rr_dynamic_conf dynamic;
+};
+
+struct rr_config {
+	char		*file;		/* path as given */
+	char		*workdir;	/* -w, else the config file's directory */
+	char		*version;	/* top-level version */
+	char		**env;		/* server.env as "KEY=value", keys upper-cased, NULL-terminated */
+	char		*rpc_listen;	/* rpc.listen, NULL when absent */
+
+	struct rr_server_conf *servers;
+	size_t		 nservers;
+	size_t		 read_buf_size;	/* bytes; YAML value is MiB (RR), default 1 */
+	struct rr_pool_conf pool;
+
+	/* rrtcp extensions under tcp: */
+	unsigned	 reactors;	/* tcp.reactors: 0 in YAML -> online CPUs */
+	uint64_t	 max_connections; /* tcp.max_connections, default 100000 */
+	size_t		 max_frame_size; /* tcp.max_frame_size: cap on a worker frame, default 64 MiB */
+	int64_t		 close_timeout_ms; /* tcp.close_timeout: bound on a CLOSE exec (Q11), default 10s */
+
+	/* logs: (RR's section) */
+	char		*log_level;	/* logs.level: debug|info|warn|error, default info */
+	char		*log_encoding;	/* logs.encoding: console|json, default console (logfmt) */
+	char		*log_output;	/* logs.output: stderr|stdout|path, default stderr */
+};
+
+enum config_level {
+	CONFIG_INFO,
+	CONFIG_WARN,
+	CONFIG_ERROR
+};
+
+/* Receives each diagnostic, already formatted as "file:line: message". */
+typedef void config_report_fn(void *arg, enum config_level level,
+    const char *text);
+
+struct config_opts {
+	const char	*workdir;	/* -w, or NULL */
+	char *const	*overrides;	/* -o "key.path=value" strings */
+	size_t		 noverrides;
+};
+
+/*
+ * Loads and validates file.  Every error, warning and info line goes through
+ * report.  Returns NULL if there was at least one error.
+ */
+struct rr_config *config_load(const char *file, const struct config_opts *opts,
+		    config_report_fn *report, void *arg);
+void		 config_free(struct rr_config *cfg);
+
+/* Parses a Go duration ("1m30s", "500ms", "2h"); returns 0 or -1. */
+int		 config_parse_duration(const char *s, int64_t *ms);
+
+/* Writes the effective configuration as YAML (for -T). */
+void		 config_dump(const struct rr_config *cfg, FILE *fp);
+
+#endif

@@ -1,0 +1,768 @@
+/*
+ * conn.c - reactor threads and client connections.
+ *
+ * Each reactor owns an epoll set (ev.c), its SO_REUSEPORT listeners and every
+ * connection it accepted.  Sockets are registered once, edge-triggered, for
+ * EPOLLIN|EPOLLOUT|EPOLLRDHUP, so steady state needs no epoll_ctl at all:
+ * EPOLLIN sets c_readable, and conn_advance() reads only when it needs the
+ * next message (while an event is with a worker the socket is left alone and
+ * the kernel applies back-pressure, as RR does).  EPOLLOUT flushes c_out.
+ *
+ * conn_advance() is the whole state machine: it dispatches CONNECTED once,
+ * then one DATA per delimited message (the delimiter is searched across read
+ * boundaries, PROTOCOL.md 4.6 rrtcp policy), then exactly one CLOSE whatever
+ * ended the connection (4.7 rrtcp policy).  Only one event per connection is
+ * ever waiting or in flight.  Connections are freed in the before-sleep hook,
+ * never inside a callback.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "json.h"
+#include "log.h"
+#include "net.h"
+#include "pool.h"
+#include "relay.h"
+
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) && ((tvar) = TAILQ_NEXT(var, field), 1);		\
+	    (var) = (tvar))
+#endif
+
+#define IN_MIN_CAP	2048		/* first c_in allocation */
+#define READ_CHUNK	16384		/* bytes asked of read() at most */
+#define OUT_HIGH_WATER	(256 * 1024)	/* pause dispatching above this */
+#define MAXEVENTS	256
+
+_Atomic uint64_t conn_count;
+static _Atomic uint64_t next_conn_id = 1;
+void (*reactor_drained_hook)(void);
+
+static void	conn_advance(struct rr_conn *c);
+static void	conn_dispatch(struct rr_conn *c, enum conn_event ev);
+
+const char *
+conn_event_str(enum conn_event ev)
+{
+	static const char *const names[] = { "NONE", "CONNECTED", "DATA",
+	    "CLOSE" };
+	return names[ev];
+}
+
+static unsigned long long
+cid(const struct rr_conn *c)
+{
+	return (unsigned long long)c->c_id;
+}
+
+/* --- closing ----------------------------------------------------------- */
+
+/* Closes the socket; the CLOSE event follows from conn_advance(). */
+static void
+conn_close_socket(struct rr_conn *c, int level, const char *reason)
+{
+	char q[LOG_QMAX];
+
+	if (c->c_closed)
+		return;
+	log_emit(level, "connection closed", "conn=%llu server=%s reason=%s",
+	    cid(c), c->c_srv->name, log_q(q, sizeof(q), reason,
+	    strlen(reason)));
+	close(c->c_io.fd);
+	c->c_io.fd = -1;
+	c->c_closed = 1;
+	c->c_readable = 0;
+	buf_free(&c->c_out);
+}
+
+static void
+conn_finish(struct rr_conn *c)
+{
+	struct rr_reactor *r = c->c_r;
+
+	if (c->c_state == CONN_DONE)
+		return;
+	c->c_state = CONN_DONE;
+	ev_timer_cancel(r->r_loop, &c->c_timer);
+	TAILQ_REMOVE(&r->r_conns, c, c_link);
+	TAILQ_INSERT_TAIL(&r->r_garbage, c, c_link);
+}
+
+static void
+conn_free(struct rr_conn *c)
+{
+	buf_free(&c->c_in);
+	buf_free(&c->c_out);
+	free(c);
+	atomic_fetch_sub_explicit(&conn_count, 1, memory_order_relaxed);
+}
+
+/* --- client I/O -------------------------------------------------------- */
+
+/* Writes reply bytes: straight to the socket, the rest into c_out. */
+static void
+conn_write(struct rr_conn *c, const uint8_t *p, size_t n)
+{
+	if (c->c_closed || n == 0)
+		return;
+	if (buf_len(&c->c_out) == 0) {
+		while (n > 0) {
+			ssize_t w = send(c->c_io.fd, p, n, MSG_NOSIGNAL);
+			if (w > 0) {
+				p += w;
+				n -= (size_t)w;
+			} else if (w == -1 && errno == EINTR)
+				continue;
+			else if (w == -1 && errno == EAGAIN)
+				break;
+			else {
+				char why[96];
+				snprintf(why, sizeof(why), "write: %s",
+				    strerror(errno));
+				conn_close_socket(c, LOG_INFO, why);
+				return;
+			}
+		}
+	}
+	if (n > 0 && buf_append(&c->c_out, p, n,
+	    c->c_r->r_cfg->max_frame_size + OUT_HIGH_WATER) == -1)
+		conn_close_socket(c, LOG_WARN, "output buffer limit exceeded");
+}
+
+static void
+conn_flush(struct rr_conn *c)
+{
+	while (!c->c_closed && buf_len(&c->c_out) > 0) {
+		ssize_t w = send(c->c_io.fd, buf_rptr(&c->c_out),
+		    buf_len(&c->c_out), MSG_NOSIGNAL);
+		if (w > 0)
+			buf_consume(&c->c_out, (size_t)w);
+		else if (w == -1 && errno == EINTR)
+			continue;
+		else if (w == -1 && errno == EAGAIN)
+			return;
+		else {
+			char why[96];
+			snprintf(why, sizeof(why), "write: %s", strerror(errno));
+			conn_close_socket(c, LOG_INFO, why);
+			return;
+		}
+	}
+	if (buf_len(&c->c_out) == 0 && c->c_out.cap > 65536)
+		buf_free(&c->c_out);	/* a big reply is not kept around */
+}
+
+/* Reads one chunk.  Returns bytes read, 0 on EOF, -1 on EAGAIN, -2 on error. */
+static ssize_t
+conn_read(struct rr_conn *c)
+{
+	const struct rr_server_conf *srv = c->c_srv;
+	size_t max = srv->max_message_size + srv->delim_len + READ_CHUNK;
+	size_t want;
+	ssize_t n;
+
+	if (buf_reserve(&c->c_in, IN_MIN_CAP, IN_MIN_CAP, max) == -1)
+		return -3;
+	want = buf_avail(&c->c_in);
+	if (want > READ_CHUNK)
+		want = READ_CHUNK;
+	do
+		n = read(c->c_io.fd, buf_wptr(&c->c_in), want);
+	while (n == -1 && errno == EINTR);
+	if (n > 0) {
+		c->c_in.wpos += (size_t)n;
+		return n;
+	}
+	if (n == 0)
+		return 0;
+	return errno == EAGAIN ? -1 : -2;
+}
+
+/* Finds the next delimited message; sets c_msglen and returns 1, or 0. */
+static int
+conn_find_message(struct rr_conn *c)
+{
+	const struct rr_server_conf *srv = c->c_srv;
+	size_t len = buf_len(&c->c_in);
+	const uint8_t *p = buf_rptr(&c->c_in), *hit;
+
+	if (len < srv->delim_len)
+		return 0;
+	hit = memmem(p + c->c_scan, len - c->c_scan, srv->delim,
+	    srv->delim_len);
+	if (hit == NULL) {
+		/* Resume where a delimiter split over two reads can start. */
+		c->c_scan = len - srv->delim_len + 1;
+		return 0;
+	}
+	c->c_msglen = (size_t)(hit - p) + srv->delim_len;
+	return 1;
+}
+
+static void
+conn_advance(struct rr_conn *c)
+{
+	struct rr_reactor *r = c->c_r;
+
+	for (;;) {
+		ssize_t n;
+
+		if (c->c_state != CONN_IDLE)
+			return;
+		if (c->c_closed) {
+			if (!c->c_close_sent) {
+				c->c_close_sent = 1;
+				conn_dispatch(c, CEV_CLOSE);
+			} else
+				conn_finish(c);
+			return;
+		}
+		if (buf_len(&c->c_out) > 0) {
+			/* WRITECLOSE and back-pressure wait for EPOLLOUT. */
+			if (c->c_close_after_flush ||
+			    buf_len(&c->c_out) > OUT_HIGH_WATER)
+				return;
+		} else if (c->c_close_after_flush) {
+			conn_close_socket(c, LOG_DEBUG, "WRITECLOSE");
+			continue;
+		}
+		if (conn_find_message(c)) {
+			conn_dispatch(c, CEV_DATA);
+			return;
+		}
+		if (buf_len(&c->c_in) > c->c_srv->max_message_size) {
+			char why[96];
+			snprintf(why, sizeof(why), "message exceeds "
+			    "max_message_size (%zu bytes) without a delimiter",
+			    c->c_srv->max_message_size);
+			buf_free(&c->c_in);
+			conn_close_socket(c, LOG_WARN, why);
+			continue;
+		}
+		if (c->c_eof) {
+			if (buf_len(&c->c_in) > 0) {
+				/* The rest, without its delimiter (4.6). */
+				c->c_msglen = buf_len(&c->c_in);
+				conn_dispatch(c, CEV_DATA);
+				return;
+			}
+			conn_close_socket(c, LOG_DEBUG, "client closed");
+			continue;
+		}
+		if (r->r_draining) {
+			conn_close_socket(c, LOG_INFO, "server shutting down");
+			continue;
+		}
+		if (!c->c_readable)
+			return;
+		n = conn_read(c);
+		if (n > 0)
+			continue;
+		if (n == -1) {
+			c->c_readable = 0;
+			return;
+		}
+		if (n == 0) {
+			c->c_eof = 1;
+			c->c_readable = 0;
+			continue;
+		}
+		if (n == -3) {
+			buf_free(&c->c_in);
+			conn_close_socket(c, LOG_WARN, "out of memory");
+			continue;
+		}
+		{
+			char why[96];
+			snprintf(why, sizeof(why), "read: %s", strerror(errno));
+			/* The bytes never answered cannot be delivered. */
+			conn_close_socket(c, LOG_INFO, why);
+		}
+	}
+}
+
+static void
+conn_on_io(struct ev *loop, struct ev_io *io, uint32_t events)
+{
+	struct rr_conn *c = io->arg;
+
+	if (c->c_closed || c->c_state == CONN_DONE)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->c_readable = 1;
+	if (events & EPOLLOUT) {
+		conn_flush(c);
+		if (c->c_closed && c->c_state == CONN_IDLE) {
+			conn_advance(c);
+			return;
+		}
+	}
+	if (c->c_state == CONN_IDLE)
+		conn_advance(c);
+}
+
+/* --- dispatching events to workers ---------------------------------------- */
+
+static void
+waitq_remove(struct rr_conn *c)
+{
+	struct rr_reactor *r = c->c_r;
+
+	TAILQ_REMOVE(&r->r_waitq, c, c_wait);
+	atomic_fetch_sub_explicit(&r->r_waiting, 1, memory_order_relaxed);
+	pool_waiting_add(-1);
+}
+
+static void	conn_start_exec(struct rr_conn *c, struct rr_worker *w);
+
+/* Hands idle workers to waiting events, oldest first. */
+static void
+serve_waiters(struct rr_reactor *r)
+{
+	struct rr_conn *c;
+	struct rr_worker *w;
+
+	while ((c = TAILQ_FIRST(&r->r_waitq)) != NULL) {
+		if ((w = pool_lease(r->r_loop)) == NULL)
+			return;
+		waitq_remove(c);
+		ev_timer_cancel(r->r_loop, &c->c_timer);
+		conn_start_exec(c, w);
+	}
+}
+
+static void
+on_conn_timer(struct ev *loop, struct ev_timer *t)
+{
+	struct rr_conn *c = t->arg;
+	const struct rr_config *cfg = c->c_r->r_cfg;
+	char why[128];
+
+	if (c->c_state == CONN_WAITING) {
+		waitq_remove(c);
+		snprintf(why, sizeof(why), "no free worker within "
+		    "allocate_timeout (%lldms) for %s",
+		    (long long)cfg->pool.allocate_timeout_ms,
+		    conn_event_str(c->c_event));
+		c->c_state = CONN_IDLE;
+		conn_exec_failed(c, why);
+	} else if (c->c_state == CONN_EXEC && c->c_worker != NULL) {
+		struct rr_worker *w = c->c_worker;
+		int is_close = c->c_event == CEV_CLOSE;
+
+		snprintf(why, sizeof(why), is_close ?
+		    "no answer to CLOSE within close_timeout (%lldms)" :
+		    "exec_ttl exceeded (%lldms)", (long long)(is_close ?
+		    cfg->close_timeout_ms : cfg->pool.supervisor.exec_ttl_ms));
+		c->c_worker = NULL;
+		pool_retire(w, WS_EXEC_TTL, 1, why);
+		conn_exec_failed(c, why);
+	}
+}
+
+static void
+conn_start_exec(struct rr_conn *c, struct rr_worker *w)
+{
+	const struct rr_config *cfg = c->c_r->r_cfg;
+	int64_t ttl = c->c_event == CEV_CLOSE ? cfg->close_timeout_ms :
+	    cfg->pool.supervisor.exec_ttl_ms;
+
+	c->c_state = CONN_EXEC;
+	if (relay_send(c, w) == -1) {
+		/* That worker is gone; try the next one. */
+		c->c_state = CONN_IDLE;
+		conn_dispatch(c, c->c_event);
+		return;
+	}
+	if (ttl > 0)
+		ev_timer_arm(c->c_r->r_loop, &c->c_timer, ttl);
+}
+
+static void
+conn_dispatch(struct rr_conn *c, enum conn_event ev)
+{
+	struct rr_reactor *r = c->c_r;
+	struct rr_worker *w;
+
+	c->c_event = ev;
+	/* Arrival order: nobody overtakes an event that already waits. */
+	if (TAILQ_EMPTY(&r->r_waitq) && (w = pool_lease(r->r_loop)) != NULL) {
+		conn_start_exec(c, w);
+		return;
+	}
+	c->c_state = CONN_WAITING;
+	TAILQ_INSERT_TAIL(&r->r_waitq, c, c_wait);
+	atomic_fetch_add_explicit(&r->r_waiting, 1, memory_order_relaxed);
+	/* seq_cst: publish "someone waits" before looking at the ring again,
+	 * so a worker released meanwhile is not missed (pool.c). */
+	pool_waiting_add(1);
+	ev_timer_arm(r->r_loop, &c->c_timer,
+	    r->r_cfg->pool.allocate_timeout_ms);
+	serve_waiters(r);
+}
+
+void
+conn_on_reply(struct rr_conn *c, enum conn_reply kind, const uint8_t *body,
+    size_t len)
+{
+	if (c->c_event == CEV_CLOSE)
+		return;		/* the answer to CLOSE is ignored (4.5) */
+	switch (kind) {
+	case REPLY_CONTINUE:
+		break;
+	case REPLY_WRITE:
+		conn_write(c, body, len);
+		break;
+	case REPLY_WRITECLOSE:
+		conn_write(c, body, len);
+		c->c_close_after_flush = 1;
+		break;
+	case REPLY_CLOSE:
+		conn_close_socket(c, LOG_DEBUG, "worker answered CLOSE");
+		break;
+	}
+}
+
+static void
+conn_event_over(struct rr_conn *c)
+{
+	ev_timer_cancel(c->c_r->r_loop, &c->c_timer);
+	if (c->c_event == CEV_DATA) {
+		buf_consume(&c->c_in, c->c_msglen);
+		c->c_msglen = 0;
+		c->c_scan = 0;
+	}
+	c->c_event = CEV_NONE;
+	c->c_worker = NULL;
+	c->c_state = CONN_IDLE;
+}
+
+void
+conn_exec_done(struct rr_conn *c, struct rr_worker *w)
+{
+	struct rr_reactor *r = c ? c->c_r : NULL;
+
+	if (c != NULL)
+		conn_event_over(c);
+	if (w != NULL && pool_finish(w)) {
+		struct ev *loop = atomic_load(&w->w_holder);
+		struct rr_reactor *wr = ev_data(loop);
+		struct rr_conn *next = TAILQ_FIRST(&wr->r_waitq);
+
+		/* Hand it straight to the oldest local waiter, if any. */
+		if (next != NULL) {
+			waitq_remove(next);
+			ev_timer_cancel(loop, &next->c_timer);
+			atomic_store(&w->w_status, WS_WORKING);
+			conn_start_exec(next, w);
+		} else
+			pool_release(w);
+	}
+	if (c != NULL)
+		conn_advance(c);
+	(void)r;
+}
+
+void
+conn_exec_failed(struct rr_conn *c, const char *reason)
+{
+	char q[LOG_QMAX];
+
+	if (c->c_event == CEV_CLOSE) {
+		log_info("CLOSE event not delivered", "conn=%llu reason=%s",
+		    cid(c), log_q(q, sizeof(q), reason, strlen(reason)));
+		conn_event_over(c);
+		conn_finish(c);
+		return;
+	}
+	/* The message that failed is dropped with the connection. */
+	conn_event_over(c);
+	conn_close_socket(c, LOG_WARN, reason);
+	conn_advance(c);
+}
+
+void
+conn_exec_retry(struct rr_conn *c)
+{
+	ev_timer_cancel(c->c_r->r_loop, &c->c_timer);
+	c->c_state = CONN_IDLE;
+	conn_dispatch(c, c->c_event);
+}
+
+/* --- accepting ------------------------------------------------------------ */
+
+static void
+on_listener_resume(struct ev *loop, struct ev_timer *t)
+{
+	struct rr_listener *l = t->arg;
+
+	if (!l->l_r->r_draining)
+		ev_attach(loop, &l->l_io, EPOLLIN | EPOLLET);
+	/* Edge-triggered: connections queued meanwhile raise no new edge. */
+	l->l_io.fn(loop, &l->l_io, EPOLLIN);
+}
+
+static void
+conn_new(struct rr_listener *l, int fd, struct sockaddr_storage *ss,
+    socklen_t sslen)
+{
+	struct rr_reactor *r = l->l_r;
+	const struct rr_server_conf *srv = l->l_srv;
+	char addr[NET_ADDRSTRLEN], uuid[NET_UUIDLEN + 1];
+	size_t cap = 96 + NET_ADDRSTRLEN + NET_UUIDLEN +
+	    JSON_QUOTED_MAX(strlen(srv->name)), len;
+	struct rr_conn *c;
+	int one = 1;
+
+	if ((c = calloc(1, sizeof(*c) + cap)) == NULL) {
+		log_warn("connection refused", "server=%s reason=\"out of memory\"",
+		    srv->name);
+		close(fd);
+		return;
+	}
+	net_format_addr((struct sockaddr *)ss, sslen, addr, sizeof(addr));
+	net_uuid(uuid);
+	len = json_ctx_prefix(c->c_ctx, cap, addr, srv->name,
+	    strlen(srv->name), uuid);
+	c->c_ctxlen = (uint16_t)len;
+	c->c_id = atomic_fetch_add_explicit(&next_conn_id, 1,
+	    memory_order_relaxed);
+	c->c_r = r;
+	c->c_srv = srv;
+	c->c_state = CONN_IDLE;
+	ev_timer_init(&c->c_timer, on_conn_timer, c);
+	if (ss->ss_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (ev_add(r->r_loop, &c->c_io, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP |
+	    EPOLLET, conn_on_io, c) == -1) {
+		log_warn("connection refused", "server=%s reason=epoll", srv->name);
+		close(fd);
+		free(c);
+		return;
+	}
+	atomic_fetch_add_explicit(&conn_count, 1, memory_order_relaxed);
+	TAILQ_INSERT_TAIL(&r->r_conns, c, c_link);
+	r->r_nconns++;
+	log_debug("connection accepted", "conn=%llu server=%s remote=%s uuid=%s",
+	    cid(c), srv->name, addr, uuid);
+	c->c_readable = 1;	/* bytes may have come with the handshake */
+	conn_dispatch(c, CEV_CONNECTED);
+}
+
+static void
+on_accept(struct ev *loop, struct ev_io *io, uint32_t events)
+{
+	struct rr_listener *l = io->arg;
+	struct rr_reactor *r = l->l_r;
+	static _Atomic int64_t last_limit_log;
+
+	while (!r->r_draining) {
+		struct sockaddr_storage ss;
+		socklen_t sslen = sizeof(ss);
+		int fd = accept4(io->fd, (struct sockaddr *)&ss, &sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			/* EMFILE/ENFILE/ENOBUFS: pause ~1 s, never stop for
+			 * good (Q16). */
+			log_warn("accept failed, pausing 1s", "server=%s error=%s",
+			    l->l_srv->name, strerror(errno));
+			ev_del(loop, &l->l_io);
+			ev_timer_arm(loop, &l->l_pause, 1000);
+			return;
+		}
+		if (atomic_load_explicit(&conn_count, memory_order_relaxed) >=
+		    r->r_cfg->max_connections) {
+			int64_t now = ev_now(loop);
+			if (atomic_exchange(&last_limit_log, now) + 1000 <= now)
+				log_warn("connection refused", "server=%s "
+				    "reason=\"max_connections reached\" limit=%llu",
+				    l->l_srv->name, (unsigned long long)
+				    r->r_cfg->max_connections);
+			close(fd);
+			continue;
+		}
+		conn_new(l, fd, &ss, sslen);
+	}
+}
+
+/* --- the reactor thread --------------------------------------------------- */
+
+static void
+check_drained(struct rr_reactor *r)
+{
+	if (r->r_draining && !r->r_drained && TAILQ_EMPTY(&r->r_conns)) {
+		r->r_drained = 1;
+		if (reactor_drained_hook)
+			reactor_drained_hook();
+	}
+}
+
+static void
+before_sleep(struct ev *loop, void *arg)
+{
+	struct rr_reactor *r = arg;
+	struct rr_conn *c;
+
+	while ((c = TAILQ_FIRST(&r->r_garbage)) != NULL) {
+		TAILQ_REMOVE(&r->r_garbage, c, c_link);
+		conn_free(c);
+	}
+	check_drained(r);
+}
+
+static void
+start_draining(struct rr_reactor *r)
+{
+	struct rr_conn *c, *tmp;
+
+	r->r_draining = 1;
+	for (int i = 0; i < r->r_nlisteners; i++) {
+		struct rr_listener *l = &r->r_listeners[i];
+		ev_timer_cancel(r->r_loop, &l->l_pause);
+		ev_del(r->r_loop, &l->l_io);
+	}
+	/* Idle connections close now; busy ones when their event is done. */
+	TAILQ_FOREACH_SAFE(c, &r->r_conns, c_link, tmp)
+		if (c->c_state == CONN_IDLE)
+			conn_advance(c);
+}
+
+static _Atomic int drain_requested;
+static _Atomic int stop_requested;
+
+static void
+on_wake(struct ev *loop, void *arg)
+{
+	struct rr_reactor *r = arg;
+
+	if (atomic_load(&stop_requested)) {
+		ev_stop(loop);
+		return;
+	}
+	if (atomic_load(&drain_requested) && !r->r_draining)
+		start_draining(r);
+	serve_waiters(r);
+}
+
+int
+reactor_init(struct rr_reactor *r, int id, const struct rr_config *cfg)
+{
+	size_t longest = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->r_id = id;
+	r->r_cfg = cfg;
+	TAILQ_INIT(&r->r_conns);
+	TAILQ_INIT(&r->r_waitq);
+	TAILQ_INIT(&r->r_garbage);
+	for (size_t i = 0; i < cfg->nservers; i++)
+		if (strlen(cfg->servers[i].name) > longest)
+			longest = strlen(cfg->servers[i].name);
+	r->r_scratch_len = 64 + 128 + NET_ADDRSTRLEN + NET_UUIDLEN +
+	    JSON_QUOTED_MAX(longest);
+	if ((r->r_scratch = malloc(r->r_scratch_len)) == NULL)
+		return -1;
+	if ((r->r_loop = ev_new(MAXEVENTS, r)) == NULL)
+		return -1;
+	ev_set_before_sleep(r->r_loop, before_sleep, r);
+	ev_set_wake(r->r_loop, on_wake, r);
+	pool_register_loop(r->r_loop, &r->r_waiting);
+	return 0;
+}
+
+int
+reactor_add_listener(struct rr_reactor *r, const struct rr_server_conf *srv,
+    int fd)
+{
+	struct rr_listener *ls = realloc(r->r_listeners,
+	    (size_t)(r->r_nlisteners + 1) * sizeof(*ls)), *l;
+
+	if (ls == NULL)
+		return -1;
+	r->r_listeners = ls;
+	l = &ls[r->r_nlisteners++];
+	memset(l, 0, sizeof(*l));
+	l->l_r = r;
+	l->l_srv = srv;
+	l->l_io.fd = fd;
+	l->l_io.fn = on_accept;
+	ev_timer_init(&l->l_pause, on_listener_resume, l);
+	return 0;
+}
+
+static void *
+reactor_main(void *arg)
+{
+	struct rr_reactor *r = arg;
+
+	/* Listeners were collected in an array that may have moved: fix the
+	 * back pointers now that it is final, then register. */
+	for (int i = 0; i < r->r_nlisteners; i++) {
+		struct rr_listener *l = &r->r_listeners[i];
+		l->l_io.arg = l;
+		l->l_pause.arg = l;
+		/* A shared (unix) listener wakes one reactor per connection. */
+		ev_attach(r->r_loop, &l->l_io, EPOLLIN | EPOLLET | EPOLLEXCLUSIVE);
+	}
+	ev_run(r->r_loop);
+	return NULL;
+}
+
+int
+reactor_start(struct rr_reactor *r)
+{
+	return pthread_create(&r->r_thread, NULL, reactor_main, r) == 0 ? 0 : -1;
+}
+
+void
+reactor_drain(struct rr_reactor *r)
+{
+	atomic_store(&drain_requested, 1);
+	ev_wake(r->r_loop);
+}
+
+void
+reactor_stop(struct rr_reactor *r)
+{
+	atomic_store(&stop_requested, 1);
+	ev_wake(r->r_loop);
+}
+
+void
+reactor_join(struct rr_reactor *r)
+{
+	struct rr_conn *c;
+
+	pthread_join(r->r_thread, NULL);
+	while ((c = TAILQ_FIRST(&r->r_garbage)) != NULL) {
+		TAILQ_REMOVE(&r->r_garbage, c, c_link);
+		conn_free(c);
+	}
+	while ((c = TAILQ_FIRST(&r->r_conns)) != NULL) {
+		TAILQ_REMOVE(&r->r_conns, c, c_link);
+		if (!c->c_closed)
+			close(c->c_io.fd);
+		conn_free(c);
+	}
+	for (int i = 0; i < r->r_nlisteners; i++)
+		close(r->r_listeners[i].l_io.fd);
+	free(r->r_listeners);
+	free(r->r_scratch);
+	ev_free(r->r_loop);
+}

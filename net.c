@@ -1,0 +1,215 @@
+/*
+ * net.c - listeners, peer address formatting, uuids.
+ *
+ * Listening sockets get SO_REUSEADDR, SO_REUSEPORT (one socket per reactor,
+ * so the kernel spreads connections and each stays on the reactor that
+ * accepted it), TCP_NODELAY is set per accepted socket by the caller.
+ */
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* Is something already accepting on this address?  (RR-Q19) */
+static int
+addr_in_use(const struct sockaddr *sa, socklen_t len)
+{
+	int fd, rc;
+
+	int one = 1;
+
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	/*
+	 * Without SO_REUSEPORT, and with SO_REUSEADDR so TIME_WAIT leftovers
+	 * do not count, bind fails only when a socket listens there.
+	 */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	rc = bind(fd, sa, len) == -1 && errno == EADDRINUSE;
+	close(fd);
+	return rc;
+}
+
+static int
+listen_unix(const struct rr_server_conf *srv, int *fds, char *err,
+    size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(srv->path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "unix socket path too long: %s", srv->path);
+		return -1;
+	}
+	strcpy(sun.sun_path, srv->path);
+	/* As RR: a stale socket file from a previous run is removed first. */
+	unlink(srv->path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		snprintf(err, errlen, "listen %s: %s", srv->addr,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	fds[0] = fd;
+	return 1;
+}
+
+int
+net_listen(const struct rr_server_conf *srv, int reuseport, int exclusive,
+    int *fds, int max, char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res, *ai;
+	const char *host;
+	int n = 0, rc, one = 1;
+
+	if (srv->is_unix)
+		return max > 0 ? listen_unix(srv, fds, err, errlen) : 0;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	/* RR: an empty host means IPv4 any. */
+	host = srv->host[0] ? srv->host : "0.0.0.0";
+	if ((rc = getaddrinfo(host, srv->port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "resolve %s: %s", srv->addr,
+		    gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
+		int fd, dup = 0;
+
+		for (struct addrinfo *p = res; p != ai; p = p->ai_next)
+			if (p->ai_addrlen == ai->ai_addrlen &&
+			    memcmp(p->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0)
+				dup = 1;
+		if (dup)
+			continue;
+		if (exclusive && addr_in_use(ai->ai_addr, ai->ai_addrlen)) {
+			snprintf(err, errlen, "listen %s: address already in use",
+			    srv->addr);
+			goto fail;
+		}
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1)
+			goto syserr;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (reuseport)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+			    sizeof(one));
+		if (ai->ai_family == AF_INET6) {
+			/* Bind both families when the name gave both. */
+			int v6only = 0;
+			for (struct addrinfo *p = res; p; p = p->ai_next)
+				if (p->ai_family == AF_INET)
+					v6only = 1;
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+			    sizeof(v6only));
+		}
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    listen(fd, SOMAXCONN) == -1) {
+			close(fd);
+			goto syserr;
+		}
+		fds[n++] = fd;
+	}
+	freeaddrinfo(res);
+	return n;
+syserr:
+	snprintf(err, errlen, "listen %s: %s", srv->addr, strerror(errno));
+fail:
+	freeaddrinfo(res);
+	while (n > 0)
+		close(fds[--n]);
+	return -1;
+}
+
+void
+net_format_addr(const struct sockaddr *sa, socklen_t len, char *out,
+    size_t outlen)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		snprintf(out, outlen, "%s:%u", ip, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		char zone[IF_NAMESIZE + 2] = "";
+
+		/* Go prints an IPv4-mapped address as plain IPv4. */
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], ip,
+			    sizeof(ip));
+			snprintf(out, outlen, "%s:%u", ip,
+			    ntohs(in6->sin6_port));
+			return;
+		}
+		/* glibc's inet_ntop follows RFC 5952, as Go does. */
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		if (in6->sin6_scope_id != 0 &&
+		    IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr)) {
+			char name[IF_NAMESIZE];
+			if (if_indextoname(in6->sin6_scope_id, name) != NULL)
+				snprintf(zone, sizeof(zone), "%%%s", name);
+			else
+				snprintf(zone, sizeof(zone), "%%%u",
+				    in6->sin6_scope_id);
+		}
+		snprintf(out, outlen, "[%s%s]:%u", ip, zone,
+		    ntohs(in6->sin6_port));
+	} else
+		snprintf(out, outlen, "@");
+	(void)len;
+}
+
+/* Per-thread pool of random bytes: one getrandom() per 16 uuids. */
+static __thread uint8_t rnd[256];
+static __thread size_t rnd_pos = sizeof(rnd);
+
+void
+net_uuid(char out[NET_UUIDLEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t u[16];
+	size_t o = 0;
+
+	if (rnd_pos + 16 > sizeof(rnd)) {
+		size_t got = 0;
+		while (got < sizeof(rnd)) {
+			ssize_t r = getrandom(rnd + got, sizeof(rnd) - got, 0);
+			if (r > 0)
+				got += (size_t)r;
+			else if (r == -1 && errno != EINTR)
+				break;
+		}
+		rnd_pos = 0;
+	}
+	memcpy(u, rnd + rnd_pos, 16);
+	rnd_pos += 16;
+	u[6] = (u[6] & 0x0f) | 0x40;	/* version 4 */
+	u[8] = (u[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[u[i] >> 4];
+		out[o++] = hex[u[i] & 15];
+	}
+	out[o] = '\0';
+}

@@ -1,0 +1,1112 @@
+/*
+ * pool.c - PHP worker processes and the idle-worker queue.
+ *
+ * Ownership and threads
+ *   The control thread (main) owns a worker's life: posix_spawn, the pid
+ *   handshake, stderr lines, the pidfd that reports its exit, stop commands,
+ *   SIGKILL and replacement.  Reactor threads only lease idle workers from a
+ *   lock-free bounded MPMC ring (Vyukov), talk to them while they hold the
+ *   lease, and release or retire them.  Retire requests reach the control
+ *   thread through a small mutex-protected inbox and an eventfd wake-up.
+ *
+ *   A worker's stdout stays registered (edge-triggered) in the epoll set of
+ *   the last loop that used it (w_owner).  A reactor that leases a worker
+ *   owned by another loop moves the registration to its own set.  Events
+ *   that arrive for a worker the loop does not hold only set w_stray; the
+ *   next leaser reads that output and logs it as frames with no request in
+ *   flight, so a stray frame is never taken for the answer to a new request.
+ *
+ *   Worker structs are recycled through a free list and never freed while the
+ *   server runs, so a stale epoll event can only point at a valid struct;
+ *   handlers check w_owner / w_holder before touching the pipes.  The fds
+ *   are closed when the last reference goes (process, idle ring, holder).
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "frame.h"
+#include "json.h"
+#include "log.h"
+
+#ifndef RRTCP_VERSION
+#define RRTCP_VERSION	"0.1.0"
+#endif
+
+#define RING_CAP	1024	/* power of two > any pool size (num_workers <= 500 + dynamic) */
+#define MAX_LOOPS	64
+#define KILL_AFTER_MS	10000	/* RR's hard-coded stop -> SIGKILL fallback */
+
+enum phase {
+	PH_FREE,
+	PH_HANDSHAKE,
+	PH_RUNNING,
+	PH_STOPPING,
+	PH_EXITED
+};
+
+/* --- idle ring: Vyukov's bounded MPMC queue ------------------------------ */
+
+struct ring_cell {
+	_Atomic size_t		 seq;
+	struct rr_worker	*w;
+};
+
+static struct ring_cell	 ring[RING_CAP];
+static _Atomic size_t	 ring_head;	/* next slot to pop */
+static _Atomic size_t	 ring_tail;	/* next slot to push */
+
+static void
+ring_init(void)
+{
+	for (size_t i = 0; i < RING_CAP; i++)
+		atomic_store_explicit(&ring[i].seq, i, memory_order_relaxed);
+}
+
+static int
+ring_push(struct rr_worker *w)
+{
+	size_t pos = atomic_load_explicit(&ring_tail, memory_order_relaxed);
+
+	for (;;) {
+		struct ring_cell *c = &ring[pos & (RING_CAP - 1)];
+		/* acquire: pairs with the release store of the popper. */
+		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+		intptr_t dif = (intptr_t)seq - (intptr_t)pos;
+
+		if (dif == 0) {
+			if (atomic_compare_exchange_weak_explicit(&ring_tail,
+			    &pos, pos + 1, memory_order_relaxed,
+			    memory_order_relaxed)) {
+				c->w = w;
+				/* release: publishes c->w to the popper. */
+				atomic_store_explicit(&c->seq, pos + 1,
+				    memory_order_release);
+				return 0;
+			}
+		} else if (dif < 0)
+			return -1;	/* full: cannot happen, RING_CAP > workers */
+		else
+			pos = atomic_load_explicit(&ring_tail,
+			    memory_order_relaxed);
+	}
+}
+
+static struct rr_worker *
+ring_pop(void)
+{
+	size_t pos = atomic_load_explicit(&ring_head, memory_order_relaxed);
+
+	for (;;) {
+		struct ring_cell *c = &ring[pos & (RING_CAP - 1)];
+		/* acquire: pairs with the release store of the pusher. */
+		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+		intptr_t dif = (intptr_t)seq - (intptr_t)(pos + 1);
+
+		if (dif == 0) {
+			if (atomic_compare_exchange_weak_explicit(&ring_head,
+			    &pos, pos + 1, memory_order_relaxed,
+			    memory_order_relaxed)) {
+				struct rr_worker *w = c->w;
+				/* release: hands the cell back to pushers. */
+				atomic_store_explicit(&c->seq, pos + RING_CAP,
+				    memory_order_release);
+				return w;
+			}
+		} else if (dif < 0)
+			return NULL;	/* empty */
+		else
+			pos = atomic_load_explicit(&ring_head,
+			    memory_order_relaxed);
+	}
+}
+
+/* --- pool state ---------------------------------------------------------- */
+
+static struct {
+	const struct rr_config	*cfg;
+	struct ev		*control;
+	pool_io_fn		*io_fn;
+	pool_ready_fn		*ready_cb;
+	char			**envp;
+	char			 rr_pid_req[64];	/* V4a with our pid */
+	size_t			 rr_pid_req_len;
+	struct rr_worker	*all;		/* every worker not on the free list */
+	int			 target;	/* workers we want alive */
+	int			 live;		/* spawned and not yet exited */
+	int			 starting;	/* boot handshakes outstanding */
+	int			 booted;
+	int			 stopping;	/* pool_stop_all called */
+	void			(*stopped_cb)(void);
+	int			 failures;	/* consecutive failed spawns */
+	int			 pending_spawns;
+	struct ev_timer		 respawn_timer;
+	_Atomic int		 nwaiting;
+	struct ev		*loops[MAX_LOOPS];
+	_Atomic int		*loop_waiting[MAX_LOOPS];
+	int			 nloops;
+} P;
+
+static pthread_mutex_t	 free_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct rr_worker	*free_list;
+static pthread_mutex_t	 inbox_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct rr_worker	*inbox;
+
+static const char *const status_names[] = {
+	"inactive", "ready", "working", "invalid", "stopping", "stopped",
+	"destroyed", "maxJobsReached", "errored", "idleTTLReached",
+	"ttlReached", "maxMemoryReached", "execTTLReached"
+};
+
+const char *
+pool_status_str(int status)
+{
+	if (status < 0 || status > WS_EXEC_TTL)
+		return "undefined";
+	return status_names[status];
+}
+
+int
+pool_size(void)
+{
+	return P.live;
+}
+
+static void	spawn_worker(void);
+static void	worker_exited(struct rr_worker *w, int status);
+
+static void
+worker_ref(struct rr_worker *w)
+{
+	atomic_fetch_add_explicit(&w->w_refs, 1, memory_order_relaxed);
+}
+
+static void
+worker_unref(struct rr_worker *w)
+{
+	/* acq_rel: the last owner must see every other owner's writes. */
+	if (atomic_fetch_sub_explicit(&w->w_refs, 1, memory_order_acq_rel) != 1)
+		return;
+	/* Closing removes the fds from whatever epoll set holds them. */
+	close(w->w_in);
+	close(w->w_out);
+	buf_free(&w->w_rbuf);
+	buf_free(&w->w_wbuf);
+	atomic_store_explicit(&w->w_owner, NULL, memory_order_release);
+	pthread_mutex_lock(&free_mtx);
+	w->w_next = free_list;
+	free_list = w;
+	pthread_mutex_unlock(&free_mtx);
+}
+
+/* --- environment (PROTOCOL.md 3.1) ---------------------------------------- */
+
+extern char **environ;
+
+/* Adds or replaces NAME=value: later entries win, and no name appears twice. */
+static int
+env_set(char ***envp, size_t *n, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+	char *dup = strdup(kv), **p;
+
+	if (dup == NULL)
+		return -1;
+	for (size_t i = 0; i < *n; i++)
+		if (strncmp((*envp)[i], kv, klen) == 0 &&
+		    (*envp)[i][klen] == '=') {
+			free((*envp)[i]);
+			(*envp)[i] = dup;
+			return 0;
+		}
+	if ((p = realloc(*envp, (*n + 2) * sizeof(*p))) == NULL) {
+		free(dup);
+		return -1;
+	}
+	p[(*n)++] = dup;
+	p[*n] = NULL;
+	*envp = p;
+	return 0;
+}
+
+static char **
+build_env(const struct rr_config *cfg)
+{
+	char **envp = NULL, buf[4096];
+	size_t n = 0;
+	int rc = 0;
+
+	for (char **e = environ; e && *e; e++)
+		rc |= env_set(&envp, &n, *e);
+	rc |= env_set(&envp, &n, "RR_RELAY=pipes");
+	if (cfg->rpc_listen != NULL) {
+		snprintf(buf, sizeof(buf), "RR_RPC=%s", cfg->rpc_listen);
+		rc |= env_set(&envp, &n, buf);
+	}
+	for (char **e = cfg->env; e && *e; e++)
+		rc |= env_set(&envp, &n, *e);
+	rc |= env_set(&envp, &n, "RR_VERSION=" RRTCP_VERSION);
+	rc |= env_set(&envp, &n, "RR_MODE=tcp");
+	if (rc != 0 || envp == NULL)
+		return NULL;
+	return envp;
+}
+
+/* --- spawning ------------------------------------------------------------- */
+
+static void	on_worker_out(struct ev *loop, struct ev_io *io, uint32_t ev);
+static void	on_worker_in(struct ev *loop, struct ev_io *io, uint32_t ev);
+static void	on_stderr(struct ev *loop, struct ev_io *io, uint32_t ev);
+static void	on_pidfd(struct ev *loop, struct ev_io *io, uint32_t ev);
+static void	on_worker_timer(struct ev *loop, struct ev_timer *t);
+
+static struct rr_worker *
+worker_alloc(void)
+{
+	struct rr_worker *w;
+
+	pthread_mutex_lock(&free_mtx);
+	if ((w = free_list) != NULL)
+		free_list = w->w_next;
+	pthread_mutex_unlock(&free_mtx);
+	if (w == NULL) {
+		if ((w = calloc(1, sizeof(*w))) == NULL)
+			return NULL;
+		/* Set once: a stale epoll event may read these at any time. */
+		w->w_out_io.fn = on_worker_out;
+		w->w_out_io.arg = w;
+		w->w_in_io.fn = on_worker_in;
+		w->w_in_io.arg = w;
+	}
+	/* Keep the atomics' identity; reset everything else. */
+	w->w_pid = -1;
+	w->w_pidfd = w->w_in = w->w_out = w->w_err = -1;
+	w->w_in_loop = NULL;
+	atomic_store(&w->w_holder, NULL);
+	atomic_store(&w->w_status, WS_INACTIVE);
+	atomic_store(&w->w_refs, 0);
+	atomic_store(&w->w_stray, 0);
+	atomic_store(&w->w_dead, 0);
+	atomic_store(&w->w_execs, 0);
+	atomic_store(&w->w_last_exec_ms, 0);
+	w->w_max_execs = 0;
+	w->w_conn = NULL;
+	w->w_phase = PH_FREE;
+	w->w_deliberate = 0;
+	w->w_errlen = 0;
+	w->w_reason[0] = '\0';
+	w->w_next = w->w_inbox_next = NULL;
+	memset(&w->w_rbuf, 0, sizeof(w->w_rbuf));
+	memset(&w->w_wbuf, 0, sizeof(w->w_wbuf));
+	ev_timer_init(&w->w_timer, on_worker_timer, w);
+	return w;
+}
+
+static void
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl != -1)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static uint64_t
+jittered_max_jobs(uint64_t n)
+{
+	/* RR: N + floor(N * p / 100), p uniform in 0..14, so workers do not all
+	 * retire at once. */
+	if (n == 0)
+		return 0;
+	return n + n * (uint64_t)(random() % 15) / 100;
+}
+
+/*
+ * Starts one worker process and its handshake.  Returns the worker, or NULL
+ * with the reason logged (spawn errors such as a missing binary).
+ */
+static struct rr_worker *
+worker_spawn(char *why, size_t whylen)
+{
+	const struct rr_config *cfg = P.cfg;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	sigset_t none, all;
+	struct rr_worker *w;
+	pid_t pid;
+	int rc;
+
+	if ((w = worker_alloc()) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    pipe2(err, O_CLOEXEC) == -1) {
+		snprintf(why, whylen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	posix_spawn_file_actions_init(&fa);
+	/* dup2 clears FD_CLOEXEC on 0/1/2; every other fd of ours is CLOEXEC. */
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	if (cfg->workdir != NULL)
+		posix_spawn_file_actions_addchdir_np(&fa, cfg->workdir);
+	posix_spawnattr_init(&sa);
+	sigemptyset(&none);
+	sigfillset(&all);
+	/* Our signals are blocked for signalfd; a blocked mask survives exec. */
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setsigdefault(&sa, &all);
+	/* Own process group, as RR: a terminal ^C reaches only the server. */
+	posix_spawnattr_setpgroup(&sa, 0);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+	rc = posix_spawnp(&pid, cfg->pool.command[0], &fa, &sa,
+	    cfg->pool.command, P.envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	if (rc != 0) {
+		snprintf(why, whylen, "exec %s: %s", cfg->pool.command[0],
+		    strerror(rc));
+		goto fail;
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	w->w_pid = pid;
+	w->w_in = in[1];
+	w->w_out = out[0];
+	w->w_err = err[0];
+	set_nonblock(w->w_in);
+	set_nonblock(w->w_out);
+	set_nonblock(w->w_err);
+	w->w_pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	w->w_created_ns = 0;
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		w->w_created_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	}
+	w->w_spawned_ms = ev_now(P.control);
+	w->w_max_execs = jittered_max_jobs(P.cfg->pool.max_jobs);
+	w->w_phase = PH_HANDSHAKE;
+	atomic_store(&w->w_refs, 1);	/* the process reference */
+	atomic_store(&w->w_owner, P.control);
+	w->w_next = P.all;
+	P.all = w;
+	P.live++;
+	ev_add(P.control, &w->w_err_io, w->w_err, EPOLLIN | EPOLLET,
+	    on_stderr, w);
+	if (w->w_pidfd != -1)
+		ev_add(P.control, &w->w_pidfd_io, w->w_pidfd, EPOLLIN,
+		    on_pidfd, w);
+	w->w_out_io.fd = w->w_out;
+	ev_attach(P.control, &w->w_out_io, EPOLLIN | EPOLLET);
+	ev_timer_arm(P.control, &w->w_timer, P.cfg->pool.allocate_timeout_ms);
+	/* 20 bytes into an empty pipe: one write, never partial. */
+	if (write(w->w_in, P.rr_pid_req, P.rr_pid_req_len) !=
+	    (ssize_t)P.rr_pid_req_len)
+		log_warn("worker handshake write failed", "worker=%d", pid);
+	log_debug("worker spawned", "worker=%d", (int)pid);
+	return w;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] != -1)
+			close(in[i]);
+		if (out[i] != -1)
+			close(out[i]);
+		if (err[i] != -1)
+			close(err[i]);
+	}
+	pthread_mutex_lock(&free_mtx);
+	w->w_next = free_list;
+	free_list = w;
+	pthread_mutex_unlock(&free_mtx);
+	return NULL;
+}
+
+/* Sends SIGKILL to the worker (pidfd: no pid-reuse race). */
+static void
+worker_kill(struct rr_worker *w)
+{
+	if (w->w_phase == PH_EXITED)
+		return;
+	atomic_store(&w->w_dead, 1);
+	if (w->w_pidfd != -1)
+		syscall(SYS_pidfd_send_signal, w->w_pidfd, SIGKILL, NULL, 0);
+	else
+		kill(w->w_pid, SIGKILL);
+}
+
+/* Sends the stop command (V5) and arms the SIGKILL fallback. */
+static void
+worker_stop(struct rr_worker *w, int64_t kill_after_ms)
+{
+	static const char stop[] = "{\"stop\":true}";
+	uint8_t frame[FRAME_HDR_MIN + sizeof(stop) - 1];
+
+	if (w->w_phase == PH_EXITED || w->w_phase == PH_STOPPING)
+		return;
+	w->w_phase = PH_STOPPING;
+	w->w_deliberate = 1;
+	atomic_store(&w->w_dead, 1);
+	frame_encode_header(frame, FRAME_CONTROL | FRAME_CODEC_JSON, 0, NULL, 0,
+	    sizeof(stop) - 1);
+	memcpy(frame + FRAME_HDR_MIN, stop, sizeof(stop) - 1);
+	/* Anything it writes to stdout from now on (TcpWorker's stray CLOSE
+	 * frame, Q21) is never read: nobody leases a dead worker. */
+	if (write(w->w_in, frame, sizeof(frame)) != (ssize_t)sizeof(frame))
+		worker_kill(w);
+	ev_timer_arm(P.control, &w->w_timer, kill_after_ms);
+}
+
+/* --- keeping the pool at its size ------------------------------------------ */
+
+static int
+in_service(void)
+{
+	int n = 0;
+
+	for (struct rr_worker *w = P.all; w; w = w->w_next)
+		if ((w->w_phase == PH_HANDSHAKE || w->w_phase == PH_RUNNING) &&
+		    !atomic_load(&w->w_dead))
+			n++;
+	return n;
+}
+
+static void
+on_respawn_timer(struct ev *loop, struct ev_timer *t)
+{
+	spawn_worker();
+}
+
+/* Spawns until the pool is back at its size; backs off after failures. */
+static void
+spawn_worker(void)
+{
+	char why[256];
+
+	if (P.stopping)
+		return;
+	while (in_service() < P.target) {
+		if (P.failures > 0 && !ev_timer_armed(&P.respawn_timer) &&
+		    P.booted) {
+			/* 100 ms, 200 ms, ... capped at 5 s; never give up (Q6). */
+			int64_t d = 100LL << (P.failures > 6 ? 6 : P.failures - 1);
+			if (d > 5000)
+				d = 5000;
+			if (P.pending_spawns == 0) {
+				P.pending_spawns = 1;
+				ev_timer_arm(P.control, &P.respawn_timer, d);
+				return;
+			}
+			P.pending_spawns = 0;
+		}
+		if (worker_spawn(why, sizeof(why)) == NULL) {
+			P.failures++;
+			log_error("worker failed to start", "reason=%s",
+			    log_q((char[LOG_QMAX]){0}, LOG_QMAX, why, strlen(why)));
+			if (!P.booted) {
+				P.ready_cb(0, why);
+				return;
+			}
+			if (!ev_timer_armed(&P.respawn_timer)) {
+				P.pending_spawns = 1;
+				ev_timer_arm(P.control, &P.respawn_timer,
+				    P.failures > 5 ? 5000 : 100LL << P.failures);
+			}
+			if (in_service() == 0)
+				log_error("worker pool is empty, retrying",
+				    "failures=%d", P.failures);
+			return;
+		}
+		if (P.failures > 0)
+			P.pending_spawns = 0;
+	}
+}
+
+static void
+notify_waiters(void)
+{
+	/* seq_cst fence: orders our ring push before the nwaiting load, against
+	 * the waiter's nwaiting increment before its ring_pop (see conn.c). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&P.nwaiting, memory_order_relaxed) == 0)
+		return;
+	for (int i = 0; i < P.nloops; i++)
+		if (atomic_load_explicit(P.loop_waiting[i],
+		    memory_order_relaxed) > 0)
+			ev_wake(P.loops[i]);
+}
+
+void
+pool_register_loop(struct ev *loop, _Atomic int *waiting)
+{
+	if (P.nloops < MAX_LOOPS) {
+		P.loops[P.nloops] = loop;
+		P.loop_waiting[P.nloops++] = waiting;
+	}
+}
+
+void
+pool_waiting_add(int delta)
+{
+	atomic_fetch_add_explicit(&P.nwaiting, delta, memory_order_seq_cst);
+}
+
+/* --- handshake, stderr, exit (control thread) ------------------------------- */
+
+static void
+handshake_done(struct rr_worker *w, const char *fail)
+{
+	char q[LOG_QMAX];
+
+	ev_timer_cancel(P.control, &w->w_timer);
+	if (fail != NULL) {
+		log_error("worker failed to start", "worker=%d reason=%s",
+		    (int)w->w_pid, log_q(q, sizeof(q), fail, strlen(fail)));
+		atomic_store(&w->w_status, WS_ERRORED);
+		w->w_deliberate = 1;	/* replaced below, not on exit */
+		snprintf(w->w_reason, sizeof(w->w_reason), "%s", fail);
+		worker_kill(w);
+		P.failures++;
+		if (!P.booted) {
+			if (P.starting > 0) {
+				P.starting = -1;	/* report once */
+				P.ready_cb(0, w->w_reason);
+			}
+			return;
+		}
+		spawn_worker();
+		return;
+	}
+	w->w_phase = PH_RUNNING;
+	P.failures = 0;
+	buf_consume(&w->w_rbuf, buf_len(&w->w_rbuf));
+	atomic_store(&w->w_status, WS_READY);
+	log_info("worker started", "worker=%d", (int)w->w_pid);
+	worker_ref(w);		/* the idle ring's reference */
+	ring_push(w);
+	notify_waiters();
+	if (!P.booted && P.starting > 0 && --P.starting == 0) {
+		P.booted = 1;
+		P.ready_cb(1, NULL);
+	}
+}
+
+/* Makes a readable text of what a worker wrote instead of a frame. */
+static void
+stdout_text(struct rr_worker *w, const char *what, char *out, size_t outlen)
+{
+	size_t n = buf_len(&w->w_rbuf), o;
+	const uint8_t *p = buf_rptr(&w->w_rbuf);
+
+	o = (size_t)snprintf(out, outlen, "%s: ", what);
+	for (size_t i = 0; i < n && o + 5 < outlen && i < 120; i++) {
+		uint8_t c = p[i];
+		if (c == '\n' || c == '\r')
+			out[o++] = ' ';
+		else if (c >= 0x20 && c < 0x7f)
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+	}
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	out[o] = '\0';
+}
+
+int
+pool_read_stdout(struct rr_worker *w)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (buf_reserve(&w->w_rbuf, 4096, 4096,
+		    P.cfg->max_frame_size + FRAME_HDR_MAX) == -1)
+			return -1;
+		n = read(w->w_out, buf_wptr(&w->w_rbuf), buf_avail(&w->w_rbuf));
+		if (n > 0)
+			w->w_rbuf.wpos += (size_t)n;
+		else if (n == 0)
+			return 1;
+		else if (errno == EAGAIN)
+			return 0;
+		else if (errno != EINTR)
+			return -1;
+	}
+}
+
+static void
+handshake_io(struct rr_worker *w)
+{
+	static const char php_missing[] = "Could not op";
+	char why[256];
+	struct frame f;
+	const char *bad;
+	ssize_t rc;
+	int64_t pid;
+	int st;
+
+	st = pool_read_stdout(w);
+	/* php-cli prints "Could not open input file: x" on stdout (3.2). */
+	if (buf_len(&w->w_rbuf) >= 12 &&
+	    memcmp(buf_rptr(&w->w_rbuf), php_missing, 12) == 0) {
+		if (st == 0)
+			return;		/* wait for the whole text */
+		stdout_text(w, "worker wrote to stdout", why, sizeof(why));
+		handshake_done(w, why);
+		return;
+	}
+	rc = frame_decode(buf_rptr(&w->w_rbuf), buf_len(&w->w_rbuf),
+	    P.cfg->max_frame_size, &f, &bad);
+	if (rc == FRAME_BAD) {
+		char what[96];
+		snprintf(what, sizeof(what), "invalid frame on stdout (%s)", bad);
+		stdout_text(w, what, why, sizeof(why));
+		handshake_done(w, why);
+		return;
+	}
+	if (rc == FRAME_NEED_MORE) {
+		if (st != 0) {
+			if (buf_len(&w->w_rbuf) > 0)
+				stdout_text(w, "exited during the handshake",
+				    why, sizeof(why));
+			else
+				snprintf(why, sizeof(why),
+				    "exited before answering the pid handshake");
+			handshake_done(w, why);
+		}
+		return;
+	}
+	if (!(f.flags & FRAME_CONTROL) || json_control((const char *)f.payload,
+	    f.len, &pid) != 0) {
+		stdout_text(w, "unexpected handshake reply", why, sizeof(why));
+		handshake_done(w, why);
+		return;
+	}
+	buf_consume(&w->w_rbuf, (size_t)rc);
+	handshake_done(w, NULL);
+}
+
+/* Every stdout event of every worker lands here, on whichever loop it is. */
+static void
+on_worker_out(struct ev *loop, struct ev_io *io, uint32_t events)
+{
+	struct rr_worker *w = io->arg;
+
+	if (atomic_load_explicit(&w->w_owner, memory_order_acquire) != loop)
+		return;		/* stale event: the worker moved on */
+	if (atomic_load_explicit(&w->w_holder, memory_order_acquire) == loop) {
+		P.io_fn(loop, w, events);
+		return;
+	}
+	if (loop == P.control && w->w_phase == PH_HANDSHAKE) {
+		handshake_io(w);
+		return;
+	}
+	/* Output while idle: the next leaser reads and logs it. */
+	atomic_store_explicit(&w->w_stray, 1, memory_order_release);
+}
+
+/* The unwritten tail of a request can go on: only the holder cares. */
+static void
+on_worker_in(struct ev *loop, struct ev_io *io, uint32_t events)
+{
+	struct rr_worker *w = io->arg;
+
+	if (atomic_load_explicit(&w->w_holder, memory_order_acquire) == loop &&
+	    w->w_in_loop == loop)
+		P.io_fn(loop, w, EPOLLOUT);
+}
+
+static void
+log_stderr_line(struct rr_worker *w, const char *s, size_t n)
+{
+	char q[LOG_QMAX];
+
+	while (n > 0 && (s[n - 1] == '\r'))
+		n--;
+	log_info("worker output", "worker=%d line=%s", (int)w->w_pid,
+	    log_q(q, sizeof(q), s, n));
+}
+
+static void
+on_stderr(struct ev *loop, struct ev_io *io, uint32_t events)
+{
+	struct rr_worker *w = io->arg;
+	char buf[8192];
+
+	for (;;) {
+		ssize_t n = read(w->w_err, buf, sizeof(buf));
+
+		if (n > 0) {
+			for (ssize_t i = 0; i < n; i++) {
+				if (buf[i] == '\n') {
+					log_stderr_line(w, w->w_errline,
+					    w->w_errlen);
+					w->w_errlen = 0;
+				} else if (w->w_errlen < sizeof(w->w_errline))
+					w->w_errline[w->w_errlen++] = buf[i];
+				else {
+					/* An over-long line goes out in pieces. */
+					log_stderr_line(w, w->w_errline,
+					    w->w_errlen);
+					w->w_errline[0] = buf[i];
+					w->w_errlen = 1;
+				}
+			}
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		/* EOF or error: flush the partial line, stop watching. */
+		if (w->w_errlen > 0)
+			log_stderr_line(w, w->w_errline, w->w_errlen);
+		w->w_errlen = 0;
+		ev_del(P.control, &w->w_err_io);
+		close(w->w_err);
+		w->w_err = -1;
+		return;
+	}
+}
+
+static void
+worker_exited(struct rr_worker *w, int status)
+{
+	struct rr_worker **pp;
+	char how[64];
+	int was_handshake = w->w_phase == PH_HANDSHAKE;
+
+	if (WIFEXITED(status))
+		snprintf(how, sizeof(how), "status=%d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "signal=%s",
+		    sigabbrev_np(WTERMSIG(status)) ?
+		    sigabbrev_np(WTERMSIG(status)) : "?");
+	else
+		snprintf(how, sizeof(how), "status=?");
+	if (was_handshake) {
+		/* Read what it printed before dying: PHP's "Could not open". */
+		handshake_io(w);
+		if (w->w_phase == PH_HANDSHAKE)
+			handshake_done(w, "exited before answering the pid handshake");
+	}
+	if (w->w_err != -1)
+		on_stderr(P.control, &w->w_err_io, EPOLLIN);
+	ev_timer_cancel(P.control, &w->w_timer);
+	w->w_phase = PH_EXITED;
+	atomic_store(&w->w_dead, 1);
+	if (!w->w_deliberate)
+		atomic_store(&w->w_status, WS_ERRORED);
+	{
+		char q[LOG_QMAX];
+		int lvl = w->w_deliberate ? LOG_INFO : LOG_WARN;
+		log_emit(lvl, "worker exited", "worker=%d %s state=%s%s%s",
+		    (int)w->w_pid, how,
+		    pool_status_str(atomic_load(&w->w_status)),
+		    w->w_reason[0] ? " reason=" : "",
+		    w->w_reason[0] ? log_q(q, sizeof(q), w->w_reason,
+		    strlen(w->w_reason)) : "");
+	}
+	ev_del(P.control, &w->w_pidfd_io);
+	close(w->w_pidfd);
+	w->w_pidfd = -1;
+	if (w->w_err != -1) {
+		ev_del(P.control, &w->w_err_io);
+		close(w->w_err);
+		w->w_err = -1;
+	}
+	for (pp = &P.all; *pp; pp = &(*pp)->w_next)
+		if (*pp == w) {
+			*pp = w->w_next;
+			break;
+		}
+	P.live--;
+	if (!w->w_deliberate && !was_handshake)
+		P.failures = w->w_spawned_ms + 2000 > ev_now(P.control) ?
+		    P.failures + 1 : 0;
+	worker_unref(w);	/* the process reference */
+	if (P.stopping) {
+		if (P.live == 0 && P.stopped_cb)
+			P.stopped_cb();
+		return;
+	}
+	spawn_worker();
+}
+
+static void
+on_pidfd(struct ev *loop, struct ev_io *io, uint32_t events)
+{
+	struct rr_worker *w = io->arg;
+	int status;
+
+	if (waitpid(w->w_pid, &status, WNOHANG) == w->w_pid)
+		worker_exited(w, status);
+}
+
+static void
+on_worker_timer(struct ev *loop, struct ev_timer *t)
+{
+	struct rr_worker *w = t->arg;
+	char why[128];
+
+	if (w->w_phase == PH_HANDSHAKE) {
+		snprintf(why, sizeof(why),
+		    "no pid handshake within allocate_timeout (%lldms)",
+		    (long long)P.cfg->pool.allocate_timeout_ms);
+		handshake_done(w, why);
+	} else if (w->w_phase == PH_STOPPING) {
+		log_warn("worker did not stop in time, killing", "worker=%d",
+		    (int)w->w_pid);
+		worker_kill(w);
+	}
+}
+
+/* --- retire inbox (reactors -> control) ---------------------------------- */
+
+static void
+on_control_wake(struct ev *loop, void *arg)
+{
+	struct rr_worker *list, *w;
+
+	pthread_mutex_lock(&inbox_mtx);
+	list = inbox;
+	inbox = NULL;
+	pthread_mutex_unlock(&inbox_mtx);
+	while ((w = list) != NULL) {
+		char q[LOG_QMAX];
+
+		list = w->w_inbox_next;
+		if (w->w_phase != PH_EXITED) {
+			log_emit(w->w_retire == 2 ? LOG_WARN : LOG_INFO,
+			    w->w_retire == 2 ? "worker killed" : "worker retired",
+			    "worker=%d state=%s reason=%s", (int)w->w_pid,
+			    pool_status_str(atomic_load(&w->w_status)),
+			    log_q(q, sizeof(q), w->w_reason,
+			    strlen(w->w_reason)));
+			w->w_deliberate = 1;
+			if (w->w_retire == 2)
+				worker_kill(w);
+			else
+				worker_stop(w, KILL_AFTER_MS);
+		}
+		worker_unref(w);	/* the holder's reference */
+	}
+	/* Replace at once (Q4): nobody waits for the old one to exit. */
+	spawn_worker();
+}
+
+void
+pool_retire(struct rr_worker *w, enum worker_status why, int kill,
+    const char *reason)
+{
+	struct ev *loop = atomic_load(&w->w_holder);
+
+	atomic_store(&w->w_status, why);
+	atomic_store(&w->w_dead, 1);
+	snprintf(w->w_reason, sizeof(w->w_reason), "%s", reason);
+	w->w_retire = kill ? 2 : 1;
+	w->w_conn = NULL;
+	if (w->w_in_loop != NULL) {
+		ev_del(w->w_in_loop, &w->w_in_io);
+		w->w_in_loop = NULL;
+	}
+	(void)loop;
+	pthread_mutex_lock(&inbox_mtx);
+	w->w_inbox_next = inbox;
+	inbox = w;
+	pthread_mutex_unlock(&inbox_mtx);
+	ev_wake(P.control);
+}
+
+/* --- lease / release (reactor threads) -------------------------------------- */
+
+/*
+ * Reads what a worker wrote while nobody asked it anything.  Whole frames are
+ * logged and dropped.  Returns 0 when the worker is clean, -1 when it must go
+ * (EOF, garbage, or half a frame that would be mistaken for an answer).
+ */
+int
+pool_drain_stray(struct rr_worker *w, char *why, size_t whylen)
+{
+	int st = pool_read_stdout(w);
+
+	while (buf_len(&w->w_rbuf) > 0) {
+		struct frame f;
+		const char *bad;
+		ssize_t rc = frame_decode(buf_rptr(&w->w_rbuf),
+		    buf_len(&w->w_rbuf), P.cfg->max_frame_size, &f, &bad);
+		char q[LOG_QMAX];
+		size_t ctxlen;
+
+		if (rc == FRAME_BAD) {
+			snprintf(why, whylen, "invalid frame on stdout (%s)", bad);
+			return -1;
+		}
+		if (rc == FRAME_NEED_MORE) {
+			snprintf(why, whylen,
+			    "partial frame with no request in flight");
+			return -1;
+		}
+		ctxlen = f.nopts == 1 && f.opts[0] <= f.len ? f.opts[0] : 0;
+		log_warn("frame from worker with no request in flight, dropped",
+		    "worker=%d flags=0x%02x ctx=%s bytes=%u", (int)w->w_pid,
+		    f.flags, log_q(q, sizeof(q), (const char *)f.payload,
+		    ctxlen), f.len);
+		buf_consume(&w->w_rbuf, (size_t)rc);
+	}
+	if (st != 0) {
+		snprintf(why, whylen, st == 1 ? "stdout closed" :
+		    "stdout read error");
+		return -1;
+	}
+	return 0;
+}
+
+struct rr_worker *
+pool_lease(struct ev *loop)
+{
+	struct rr_worker *w;
+	char why[128];
+
+	while ((w = ring_pop()) != NULL) {
+		struct ev *owner;
+		int stray;
+
+		/* The ring's reference becomes the holder's. */
+		if (atomic_load_explicit(&w->w_dead, memory_order_acquire)) {
+			worker_unref(w);
+			continue;
+		}
+		atomic_store_explicit(&w->w_holder, loop, memory_order_release);
+		owner = atomic_load_explicit(&w->w_owner, memory_order_acquire);
+		if (owner != loop) {
+			/* epoll_ctl on another loop's set is thread-safe; its
+			 * stale events are ignored by on_worker_out. */
+			if (owner != NULL)
+				epoll_ctl(ev_epfd(owner), EPOLL_CTL_DEL,
+				    w->w_out, NULL);
+			atomic_store_explicit(&w->w_owner, loop,
+			    memory_order_release);
+			ev_attach(loop, &w->w_out_io, EPOLLIN | EPOLLET);
+			stray = 1;
+		} else
+			stray = atomic_exchange_explicit(&w->w_stray, 0,
+			    memory_order_acq_rel);
+		if (stray && pool_drain_stray(w, why, sizeof(why)) == -1) {
+			pool_retire(w, WS_ERRORED, 1, why);
+			continue;
+		}
+		atomic_store_explicit(&w->w_status, WS_WORKING,
+		    memory_order_relaxed);
+		return w;
+	}
+	return NULL;
+}
+
+int
+pool_finish(struct rr_worker *w)
+{
+	uint64_t n = atomic_load_explicit(&w->w_execs, memory_order_relaxed);
+
+	w->w_conn = NULL;
+	if (w->w_max_execs != 0 && n >= w->w_max_execs) {
+		pool_retire(w, WS_MAX_JOBS, 0, "max_jobs reached");
+		return 0;
+	}
+	return 1;
+}
+
+void
+pool_release(struct rr_worker *w)
+{
+	atomic_store_explicit(&w->w_status, WS_READY, memory_order_relaxed);
+	atomic_store_explicit(&w->w_holder, NULL, memory_order_release);
+	ring_push(w);
+	notify_waiters();
+}
+
+/* --- start / stop ------------------------------------------------------------- */
+
+int
+pool_start(struct ev *control, const struct rr_config *cfg, pool_io_fn *io_fn,
+    pool_ready_fn *ready_cb, char *err, size_t errlen)
+{
+	char body[32];
+	int n;
+
+	ring_init();
+	P.cfg = cfg;
+	P.control = control;
+	P.io_fn = io_fn;
+	P.ready_cb = ready_cb;
+	P.target = (int)cfg->pool.num_workers;
+	ev_timer_init(&P.respawn_timer, on_respawn_timer, NULL);
+	ev_set_wake(control, on_control_wake, NULL);
+	srandom((unsigned)getpid() ^ (unsigned)ev_clock_ms());
+	if ((P.envp = build_env(cfg)) == NULL) {
+		snprintf(err, errlen, "cannot build the worker environment");
+		return -1;
+	}
+	/* The pid request (V4a) carries our own pid: PHP only needs it > 0. */
+	n = snprintf(body, sizeof(body), "{\"pid\":%d}", (int)getpid());
+	P.rr_pid_req_len = frame_encode_header((uint8_t *)P.rr_pid_req,
+	    FRAME_CONTROL | FRAME_CODEC_JSON, 0, NULL, 0, (uint32_t)n);
+	memcpy(P.rr_pid_req + P.rr_pid_req_len, body, (size_t)n);
+	P.rr_pid_req_len += (size_t)n;
+	P.starting = P.target;
+	/* All spawns first: the handshakes then run in parallel. */
+	for (int i = 0; i < P.target; i++) {
+		char why[256];
+		if (worker_spawn(why, sizeof(why)) == NULL) {
+			snprintf(err, errlen, "%s", why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+pool_stop_all(int64_t kill_after_ms, void (*done_cb)(void))
+{
+	P.stopping = 1;
+	P.stopped_cb = done_cb;
+	ev_timer_cancel(P.control, &P.respawn_timer);
+	for (struct rr_worker *w = P.all; w; w = w->w_next) {
+		if (w->w_phase == PH_HANDSHAKE) {
+			w->w_deliberate = 1;
+			worker_kill(w);
+		} else if (w->w_phase == PH_RUNNING) {
+			atomic_store(&w->w_status, WS_STOPPING);
+			worker_stop(w, kill_after_ms);
+		} else if (w->w_phase == PH_STOPPING)
+			ev_timer_arm(P.control, &w->w_timer, kill_after_ms);
+	}
+	if (P.live == 0 && done_cb)
+		done_cb();
+}
+
+void
+pool_kill_all(void)
+{
+	for (struct rr_worker *w = P.all; w; w = w->w_next)
+		if (w->w_phase != PH_EXITED && w->w_pid > 0)
+			kill(-w->w_pid, SIGKILL);
+}

@@ -1,0 +1,136 @@
+/*
+ * pool.h - the PHP worker processes: spawn (posix_spawn), pid handshake,
+ * the lock-free idle queue shared by all reactors, retirement, reaping and
+ * replacement.
+ *
+ * Threads: the control thread (main) spawns, reaps, stops and kills
+ * workers and reads their stderr.  Reactor threads lease idle workers,
+ * do the request/response I/O on the worker's pipes while they hold the
+ * lease, and release or retire them.  See pool.c for the ownership rules.
+ */
+#ifndef RRTCP_POOL_H
+#define RRTCP_POOL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "ev.h"
+
+struct rr_config;
+struct rr_conn;
+
+/* Worker states as RoadRunner reports them over RPC (PROTOCOL.md 3.11). */
+enum worker_status {
+	WS_INACTIVE = 0,
+	WS_READY,
+	WS_WORKING,
+	WS_INVALID,
+	WS_STOPPING,
+	WS_STOPPED,
+	WS_DESTROYED,
+	WS_MAX_JOBS,
+	WS_ERRORED,
+	WS_IDLE_TTL,
+	WS_TTL,
+	WS_MAX_MEMORY,
+	WS_EXEC_TTL
+};
+
+struct rr_worker {
+	pid_t		 w_pid;
+	int		 w_pidfd;	/* exit notification and signals (control) */
+	int		 w_in;		/* our end of the worker's stdin */
+	int		 w_out;		/* our end of its stdout: frames only */
+	int		 w_err;		/* our end of its stderr: log lines (control) */
+	struct ev_io	 w_out_io;	/* w_out in w_owner's epoll */
+	struct ev_io	 w_in_io;	/* w_in, only while a request is partly written */
+	struct ev_io	 w_err_io;
+	struct ev_io	 w_pidfd_io;
+	_Atomic(struct ev *) w_owner;	/* loop whose epoll holds w_out */
+	struct ev	*w_in_loop;	/* loop whose epoll holds w_in, or NULL */
+	_Atomic(struct ev *) w_holder;	/* reactor holding the lease, NULL if idle */
+	_Atomic int	 w_status;	/* enum worker_status */
+	_Atomic int	 w_refs;	/* process + idle queue + holder */
+	_Atomic int	 w_stray;	/* stdout became readable while idle */
+	_Atomic int	 w_dead;	/* exited or being killed: never lease */
+	_Atomic uint64_t w_execs;
+	uint64_t	 w_max_execs;	/* max_jobs with RR's jitter, 0 = none */
+	int64_t		 w_created_ns;	/* realtime, for informer */
+	int64_t		 w_spawned_ms;	/* monotonic */
+	_Atomic int64_t	 w_last_exec_ms; /* monotonic start of the last exec */
+	struct rr_buf	 w_rbuf;	/* frames read from stdout (holder) */
+	struct rr_buf	 w_wbuf;	/* unwritten tail of a request (holder) */
+	struct rr_conn	*w_conn;	/* request in flight (holder) */
+
+	/* control thread only */
+	int		 w_phase;	/* spawn/handshake/running/stopping */
+	int		 w_deliberate;	/* stopped on purpose: no replacement */
+	int		 w_retire;	/* set by the holder: 1 stop, 2 kill */
+	struct ev_timer	 w_timer;	/* handshake timeout or kill fallback */
+	char		 w_errline[512]; /* partial stderr line */
+	size_t		 w_errlen;
+	char		 w_reason[160];	/* why it was stopped/killed */
+	struct rr_worker *w_next;	/* all-workers list / free list */
+	struct rr_worker *w_inbox_next;
+};
+
+/* Called on the reactor that holds w: EPOLLIN for stdout, EPOLLOUT for stdin. */
+typedef void pool_io_fn(struct ev *loop, struct rr_worker *w, uint32_t events);
+/* Called (any thread) when workers became idle and someone is waiting. */
+typedef void pool_idle_fn(void);
+
+/*
+ * Spawns num_workers workers from the control loop.  Their handshakes run in
+ * parallel; ready_cb(ok, reason) is called on the control thread once all have
+ * answered (ok = 1) or one has failed (ok = 0, reason says why).
+ */
+typedef void pool_ready_fn(int ok, const char *reason);
+int		 pool_start(struct ev *control, const struct rr_config *cfg,
+		    pool_io_fn *io_fn, pool_ready_fn *ready_cb, char *err,
+		    size_t errlen);
+
+/*
+ * Takes an idle worker for loop (a reactor), or NULL when none is idle.
+ * The worker's stdout is moved into loop's epoll, and output it produced
+ * while idle (stray frames) is read and logged before it is handed out.
+ */
+struct rr_worker *pool_lease(struct ev *loop);
+
+/*
+ * Counts a completed exchange.  Returns 1 if the worker stays usable (the
+ * caller then reuses it or calls pool_release), 0 if max_jobs retired it.
+ */
+int		 pool_finish(struct rr_worker *w);
+/* Puts a held, usable worker back on the idle queue and wakes waiters. */
+void		 pool_release(struct rr_worker *w);
+
+/*
+ * The holder gives up w for good: the control thread sends it the stop
+ * command (kill = 0) or SIGKILL (kill = 1), and starts a replacement.
+ */
+void		 pool_retire(struct rr_worker *w, enum worker_status why,
+		    int kill, const char *reason);
+
+/* Reads the worker's stdout into w_rbuf: 0 on EAGAIN, 1 on EOF, -1 on error. */
+int		 pool_read_stdout(struct rr_worker *w);
+/*
+ * Reads and logs frames a held worker sent with no request in flight.
+ * Returns 0, or -1 with why set when the worker must be killed.
+ */
+int		 pool_drain_stray(struct rr_worker *w, char *why, size_t whylen);
+
+/* Waiter bookkeeping for the reactors (see conn.c). */
+void		 pool_register_loop(struct ev *loop, _Atomic int *waiting);
+void		 pool_waiting_add(int delta);
+
+/* Graceful stop of every worker; done_cb runs when all have exited. */
+void		 pool_stop_all(int64_t kill_after_ms, void (*done_cb)(void));
+/* SIGKILL every worker's process group (second signal). */
+void		 pool_kill_all(void);
+
+int		 pool_size(void);	/* live workers */
+const char	*pool_status_str(int status);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * rrtcp.c - main: the command line, signals, startup and shutdown.
+ *
+ * The main thread runs the control loop: signals (signalfd), the worker
+ * pool's spawns, handshakes, stderr and exits (pool.c).  Connections live on
+ * the reactor threads (conn.c), one per online CPU unless tcp.reactors says
+ * otherwise.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "ev.h"
+#include "log.h"
+#include "net.h"
+#include "pool.h"
+#include "relay.h"
+
+#ifndef RRTCP_VERSION
+#define RRTCP_VERSION	"0.1.0"
+#endif
+
+#define MAX_REACTORS	64
+#define MAX_ADDRS	8
+
+static const char usage_text[] =
+    "usage: rrtcp serve [-c file] [-w dir] [-o key.path=value]...\n"
+    "       rrtcp -v | --version\n";
+
+static struct {
+	struct rr_config	*cfg;
+	struct ev		*control;
+	struct rr_reactor	 reactors[MAX_REACTORS];
+	int			 nreactors;
+	struct ev_io		 sig_io;
+	int			 stopping;	/* signals seen */
+	int			 exit_code;
+	int64_t			 stop_deadline;
+	struct ev_timer		 stop_timer;
+	int			 workers_stopping;
+	int64_t			 started_ms;
+} S;
+
+static _Atomic int reactors_drained;
+
+static void
+usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(2);
+}
+
+static void
+on_config_report(void *arg, enum config_level level, const char *text)
+{
+	if (level == CONFIG_ERROR)
+		fprintf(stderr, "%s\n", text);
+	else if (level == CONFIG_WARN)
+		fprintf(stderr, "%s (warning)\n", text);
+	else {
+		char q[LOG_QMAX];
+		log_info("config", "detail=%s", log_q(q, sizeof(q), text,
+		    strlen(text)));
+	}
+}
+
+/* --- shutdown -------------------------------------------------------------- */
+
+static void
+workers_stopped(void)
+{
+	log_info("stopped", "code=%d", S.exit_code);
+	ev_stop(S.control);
+}
+
+static void
+on_stop_timer(struct ev *loop, struct ev_timer *t)
+{
+	int drained = atomic_load(&reactors_drained);
+
+	if (S.workers_stopping)
+		return;
+	if (drained < S.nreactors && ev_now(loop) < S.stop_deadline) {
+		ev_timer_arm(loop, t, 20);
+		return;
+	}
+	if (drained < S.nreactors) {
+		uint64_t left = atomic_load(&conn_count);
+		log_warn("destroy_timeout reached, dropping connections",
+		    "connections=%llu", (unsigned long long)left);
+	}
+	for (int i = 0; i < S.nreactors; i++)
+		reactor_stop(&S.reactors[i]);
+	for (int i = 0; i < S.nreactors; i++)
+		reactor_join(&S.reactors[i]);
+	S.nreactors = 0;
+	S.workers_stopping = 1;
+	/* Stragglers are killed once destroy_timeout is over. */
+	{
+		int64_t left = S.stop_deadline - ev_now(loop);
+		pool_stop_all(left > 1000 ? left : 1000, workers_stopped);
+	}
+}
+
+static void
+on_reactor_drained(void)
+{
+	atomic_fetch_add(&reactors_drained, 1);
+}
+
+static void
+begin_shutdown(const char *signame)
+{
+	log_info("stopping", "signal=%s connections=%llu", signame,
+	    (unsigned long long)atomic_load(&conn_count));
+	S.stop_deadline = ev_now(S.control) + S.cfg->pool.destroy_timeout_ms;
+	for (int i = 0; i < S.nreactors; i++)
+		reactor_drain(&S.reactors[i]);
+	ev_timer_init(&S.stop_timer, on_stop_timer, NULL);
+	ev_timer_arm(S.control, &S.stop_timer, 0);
+}
+
+static void
+on_signal(struct ev *loop, struct ev_io *io, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		const char *name = sigabbrev_np((int)si.ssi_signo);
+
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+		case SIGQUIT:
+			if (S.stopping++ > 0) {
+				/* A second signal: leave at once. */
+				log_warn("second signal, exiting now",
+				    "signal=%s", name);
+				pool_kill_all();
+				_exit(1);
+			}
+			begin_shutdown(name);
+			break;
+		case SIGUSR1:
+			if (log_reopen() == -1)
+				log_error("cannot reopen the log file",
+				    "error=%s", strerror(errno));
+			else
+				log_info("log file reopened", "signal=USR1");
+			break;
+		default:
+			log_info("signal ignored", "signal=%s", name);
+			break;
+		}
+	}
+}
+
+/* --- startup --------------------------------------------------------------- */
+
+static void
+on_pool_ready(int ok, const char *reason)
+{
+	char q[LOG_QMAX];
+
+	if (!ok) {
+		log_error("startup failed", "reason=%s",
+		    log_q(q, sizeof(q), reason, strlen(reason)));
+		pool_kill_all();
+		exit(1);
+	}
+	if (S.stopping)
+		return;
+	for (int i = 0; i < S.nreactors; i++)
+		if (reactor_start(&S.reactors[i]) == -1) {
+			log_error("startup failed", "reason=\"cannot start a "
+			    "reactor thread\"");
+			pool_kill_all();
+			exit(1);
+		}
+	log_info("ready", "servers=%zu workers=%u reactors=%d ms=%lld",
+	    S.cfg->nservers, S.cfg->pool.num_workers, S.nreactors,
+	    (long long)(ev_clock_ms() - S.started_ms));
+}
+
+static void
+open_listeners(void)
+{
+	const struct rr_config *cfg = S.cfg;
+
+	for (size_t i = 0; i < cfg->nservers; i++) {
+		const struct rr_server_conf *srv = &cfg->servers[i];
+		int nr = srv->is_unix ? 1 : S.nreactors;
+
+		for (int r = 0; r < nr; r++) {
+			int fds[MAX_ADDRS], n;
+			char err[256];
+
+			/* Q19: refuse an address someone already listens on,
+			 * then bind one SO_REUSEPORT copy per reactor. */
+			n = net_listen(srv, !srv->is_unix, r == 0, fds, MAX_ADDRS,
+			    err, sizeof(err));
+			if (n <= 0) {
+				log_error("startup failed", "server=%s reason=\"%s\"",
+				    srv->name, n == 0 ? "no address" : err);
+				exit(1);
+			}
+			for (int k = 0; k < n; k++) {
+				if (r == 0) {
+					struct sockaddr_storage ss;
+					socklen_t len = sizeof(ss);
+					char addr[NET_ADDRSTRLEN];
+
+					getsockname(fds[k], (struct sockaddr *)&ss,
+					    &len);
+					if (srv->is_unix)
+						snprintf(addr, sizeof(addr), "%s",
+						    srv->path);
+					else
+						net_format_addr((struct sockaddr *)
+						    &ss, len, addr, sizeof(addr));
+					log_info("listening", "server=%s addr=%s",
+					    srv->name, addr);
+				}
+				reactor_add_listener(&S.reactors[r], srv, fds[k]);
+			}
+		}
+	}
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+	const char *file = ".rr.yaml", *workdir = NULL;
+	char **overrides = NULL;
+	size_t noverrides = 0;
+	struct config_opts opts;
+	enum log_level lvl = LOG_INFO;
+	sigset_t mask;
+	char err[256];
+	int ch, sfd;
+	unsigned nreactors;
+
+	S.started_ms = ev_clock_ms();
+	while ((ch = getopt(argc, argv, "c:w:o:")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'w':
+			workdir = optarg;
+			break;
+		case 'o':
+			overrides = realloc(overrides,
+			    (noverrides + 1) * sizeof(*overrides));
+			if (overrides == NULL)
+				fatalx(1, "out of memory");
+			overrides[noverrides++] = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	opts.workdir = workdir;
+	opts.overrides = overrides;
+	opts.noverrides = noverrides;
+	if ((S.cfg = config_load(file, &opts, on_config_report, NULL)) == NULL)
+		exit(2);
+	free(overrides);
+	if (S.cfg->log_level != NULL &&
+	    log_parse_level(S.cfg->log_level, &lvl) == -1)
+		lvl = LOG_INFO;
+	log_setup(lvl, S.cfg->log_encoding != NULL &&
+	    strcmp(S.cfg->log_encoding, "json") == 0);
+	if (S.cfg->log_output != NULL && log_open(S.cfg->log_output) == -1)
+		fatalx(1, "cannot open log output %s: %s", S.cfg->log_output,
+		    strerror(errno));
+	if (S.cfg->workdir != NULL && chdir(S.cfg->workdir) == -1)
+		fatalx(1, "cannot enter work dir %s: %s", S.cfg->workdir,
+		    strerror(errno));
+
+	/* Signals are read from a signalfd in the control loop; handlers never
+	 * run.  The mask is inherited by reactor threads; workers reset it. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatalx(1, "signalfd: %s", strerror(errno));
+	if ((S.control = ev_new(256, NULL)) == NULL)
+		fatalx(1, "cannot create the control loop");
+	ev_add(S.control, &S.sig_io, sfd, EPOLLIN, on_signal, NULL);
+
+	nreactors = S.cfg->reactors ? S.cfg->reactors : 1;
+	if (nreactors > MAX_REACTORS)
+		nreactors = MAX_REACTORS;
+	S.nreactors = (int)nreactors;
+	for (int i = 0; i < S.nreactors; i++)
+		if (reactor_init(&S.reactors[i], i, S.cfg) == -1)
+			fatalx(1, "cannot create reactor %d", i);
+	reactor_drained_hook = on_reactor_drained;
+	open_listeners();
+	if (pool_start(S.control, S.cfg, relay_on_worker_io, on_pool_ready,
+	    err, sizeof(err)) == -1) {
+		char q[LOG_QMAX];
+		log_error("startup failed", "reason=%s",
+		    log_q(q, sizeof(q), err, strlen(err)));
+		pool_kill_all();
+		exit(1);
+	}
+	ev_run(S.control);
+	config_free(S.cfg);
+	ev_free(S.control);
+	return S.exit_code;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 2 && (strcmp(argv[1], "-v") == 0 ||
+	    strcmp(argv[1], "--version") == 0)) {
+		printf("rrtcp version %s (epoll, goridge v1)\n", RRTCP_VERSION);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	usage();
+	return 2;
+}
