@@ -44,6 +44,8 @@
 #define READ_CHUNK	16384		/* bytes asked of read() at most */
 #define OUT_HIGH_WATER	(256 * 1024)	/* pause dispatching above this */
 #define MAXEVENTS	256
+#define CONN_MAX_RETRIES 3		/* re-runs after Worker::stop() */
+#define CONN_MAX_RETRIES_STR "3"
 
 _Atomic uint64_t conn_count;
 static _Atomic uint64_t next_conn_id = 1;
@@ -446,6 +448,7 @@ conn_event_over(struct rr_conn *c)
 	c->c_event = CEV_NONE;
 	c->c_worker = NULL;
 	c->c_state = CONN_IDLE;
+	c->c_retries = 0;
 }
 
 void
@@ -497,6 +500,13 @@ conn_exec_retry(struct rr_conn *c)
 {
 	ev_timer_cancel(c->c_r->r_loop, &c->c_timer);
 	c->c_state = CONN_IDLE;
+	/* RR re-runs forever; a worker that stops on this very event would
+	 * cycle the whole pool.  Three tries, then the event fails. */
+	if (++c->c_retries > CONN_MAX_RETRIES) {
+		conn_exec_failed(c, "every worker asked to stop on this event "
+		    "(tried " CONN_MAX_RETRIES_STR " times)");
+		return;
+	}
 	conn_dispatch(c, c->c_event);
 }
 

@@ -65,6 +65,7 @@ struct rr_conn {
 	unsigned		 c_closed:1;	/* our socket is closed */
 	unsigned		 c_close_after_flush:1; /* WRITECLOSE */
 	unsigned		 c_close_sent:1; /* CLOSE event dispatched */
+	uint8_t			 c_retries;	/* re-runs of the event after stop requests */
 	uint16_t		 c_ctxlen;	/* length of c_ctx */
 	char			 c_ctx[];	/* {"remote_addr":..,"event":" */
 };

@@ -151,7 +151,7 @@ static struct {
 	int			 stopping;	/* pool_stop_all called */
 	void			(*stopped_cb)(void);
 	int			 failures;	/* consecutive failed spawns */
-	int			 pending_spawns;
+	int			 backoff_done;	/* the backoff timer allowed one spawn */
 	struct ev_timer		 respawn_timer;
 	_Atomic int		 nwaiting;
 	struct ev		*loops[MAX_LOOPS];
@@ -491,51 +491,43 @@ in_service(void)
 static void
 on_respawn_timer(struct ev *loop, struct ev_timer *t)
 {
+	P.backoff_done = 1;
 	spawn_worker();
 }
 
-/* Spawns until the pool is back at its size; backs off after failures. */
+/*
+ * Spawns until the pool is back at its size.  After a failure (a spawn error,
+ * a failed handshake, a crash soon after start) each further spawn waits
+ * 100 ms, 200 ms, ... up to 5 s, and it never gives up (Q6).
+ */
 static void
 spawn_worker(void)
 {
-	char why[256];
+	char why[256], q[LOG_QMAX];
 
-	if (P.stopping)
+	if (P.stopping || ev_timer_armed(&P.respawn_timer))
 		return;
 	while (in_service() < P.target) {
-		if (P.failures > 0 && !ev_timer_armed(&P.respawn_timer) &&
-		    P.booted) {
-			/* 100 ms, 200 ms, ... capped at 5 s; never give up (Q6). */
+		if (P.failures > 0 && P.booted && !P.backoff_done) {
 			int64_t d = 100LL << (P.failures > 6 ? 6 : P.failures - 1);
-			if (d > 5000)
-				d = 5000;
-			if (P.pending_spawns == 0) {
-				P.pending_spawns = 1;
-				ev_timer_arm(P.control, &P.respawn_timer, d);
-				return;
-			}
-			P.pending_spawns = 0;
+			ev_timer_arm(P.control, &P.respawn_timer,
+			    d > 5000 ? 5000 : d);
+			if (in_service() == 0)
+				log_error("worker pool is empty, retrying",
+				    "failures=%d retry_ms=%lld", P.failures,
+				    (long long)(d > 5000 ? 5000 : d));
+			return;
 		}
+		P.backoff_done = 0;
 		if (worker_spawn(why, sizeof(why)) == NULL) {
 			P.failures++;
 			log_error("worker failed to start", "reason=%s",
-			    log_q((char[LOG_QMAX]){0}, LOG_QMAX, why, strlen(why)));
+			    log_q(q, sizeof(q), why, strlen(why)));
 			if (!P.booted) {
 				P.ready_cb(0, why);
 				return;
 			}
-			if (!ev_timer_armed(&P.respawn_timer)) {
-				P.pending_spawns = 1;
-				ev_timer_arm(P.control, &P.respawn_timer,
-				    P.failures > 5 ? 5000 : 100LL << P.failures);
-			}
-			if (in_service() == 0)
-				log_error("worker pool is empty, retrying",
-				    "failures=%d", P.failures);
-			return;
 		}
-		if (P.failures > 0)
-			P.pending_spawns = 0;
 	}
 }
 
@@ -577,6 +569,7 @@ handshake_done(struct rr_worker *w, const char *fail)
 
 	ev_timer_cancel(P.control, &w->w_timer);
 	if (fail != NULL) {
+		w->w_phase = PH_STOPPING;	/* dying: reported once */
 		log_error("worker failed to start", "worker=%d reason=%s",
 		    (int)w->w_pid, log_q(q, sizeof(q), fail, strlen(fail)));
 		atomic_store(&w->w_status, WS_ERRORED);
@@ -774,8 +767,14 @@ on_stderr(struct ev *loop, struct ev_io *io, uint32_t events)
 		}
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && errno == EAGAIN)
+		if (n == -1 && errno == EAGAIN) {
+			/* PHP's Logger writes records without a newline: what
+			 * one burst left unterminated is one record. */
+			if (w->w_errlen > 0)
+				log_stderr_line(w, w->w_errline, w->w_errlen);
+			w->w_errlen = 0;
 			return;
+		}
 		/* EOF or error: flush the partial line, stop watching. */
 		if (w->w_errlen > 0)
 			log_stderr_line(w, w->w_errline, w->w_errlen);

@@ -30,9 +30,10 @@
 
 #define MAX_REACTORS	64
 #define MAX_ADDRS	8
+#define PIDFILE		".pid"
 
 static const char usage_text[] =
-    "usage: rrtcp serve [-c file] [-w dir] [-o key.path=value]...\n"
+    "usage: rrtcp serve [-p] [-c file] [-w dir] [-o key.path=value]...\n"
     "       rrtcp -v | --version\n";
 
 static struct {
@@ -47,6 +48,7 @@ static struct {
 	struct ev_timer		 stop_timer;
 	int			 workers_stopping;
 	int64_t			 started_ms;
+	int			 pidfile;	/* -p: .pid in the work dir */
 } S;
 
 static _Atomic int reactors_drained;
@@ -235,6 +237,18 @@ open_listeners(void)
 	}
 }
 
+/* As rr serve -p: ".pid" in the work dir, holding our pid. */
+static void
+write_pidfile(void)
+{
+	FILE *fp = fopen(PIDFILE, "w");
+
+	if (fp == NULL || fprintf(fp, "%d\n", (int)getpid()) < 0 ||
+	    fclose(fp) == EOF)
+		fatalx(1, "cannot write %s/%s: %s", S.cfg->workdir, PIDFILE,
+		    strerror(errno));
+}
+
 static int
 cmd_serve(int argc, char **argv)
 {
@@ -249,8 +263,11 @@ cmd_serve(int argc, char **argv)
 	unsigned nreactors;
 
 	S.started_ms = ev_clock_ms();
-	while ((ch = getopt(argc, argv, "c:w:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "pc:w:o:")) != -1) {
 		switch (ch) {
+		case 'p':
+			S.pidfile = 1;
+			break;
 		case 'c':
 			file = optarg;
 			break;
@@ -322,7 +339,11 @@ cmd_serve(int argc, char **argv)
 		pool_kill_all();
 		exit(1);
 	}
+	if (S.pidfile)
+		write_pidfile();
 	ev_run(S.control);
+	if (S.pidfile)
+		unlink(PIDFILE);
 	config_free(S.cfg);
 	ev_free(S.control);
 	return S.exit_code;

@@ -1,0 +1,16 @@
+<?php
+
+/*
+ * rrtcp fallback for Spiral\RoadRunner\WorkerAwareInterface
+ * (spiral/roadrunner-worker): something built on top of a worker, such as
+ * TcpWorker. Follows PROTOCOL.md.
+ */
+
+declare(strict_types=1);
+
+namespace Spiral\RoadRunner;
+
+interface WorkerAwareInterface
+{
+    public function getWorker(): WorkerInterface;
+}
