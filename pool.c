@@ -49,6 +49,10 @@
 #define MAX_LOOPS	64
 #define KILL_AFTER_MS	10000	/* RR's hard-coded stop -> SIGKILL fallback */
 
+/* w_holder while a loop reads an idle worker's stray output. */
+static char peeking_tag;
+#define PEEKING ((struct ev *)(void *)&peeking_tag)
+
 enum phase {
 	PH_FREE,
 	PH_HANDSHAKE,
@@ -712,8 +716,40 @@ on_worker_out(struct ev *loop, struct ev_io *io, uint32_t events)
 		handshake_io(w);
 		return;
 	}
-	/* Output while idle: the next leaser reads and logs it. */
-	atomic_store_explicit(&w->w_stray, 1, memory_order_release);
+	/*
+	 * Output while idle (a stray frame, or its death).  Claim the worker
+	 * for a moment and read it now, so the log says so at once; a leaser
+	 * that pops it meanwhile waits for the claim to end.  If someone holds
+	 * it, the flag makes the next leaser read it instead.
+	 */
+	{
+		struct ev *expected = NULL;
+		char why[128];
+
+		if (!atomic_compare_exchange_strong_explicit(&w->w_holder,
+		    &expected, PEEKING, memory_order_acq_rel,
+		    memory_order_relaxed)) {
+			atomic_store_explicit(&w->w_stray, 1,
+			    memory_order_release);
+			return;
+		}
+		if (atomic_load_explicit(&w->w_owner, memory_order_acquire) ==
+		    loop && !atomic_load(&w->w_dead) &&
+		    pool_drain_stray(w, why, sizeof(why)) == -1) {
+			/* It sits in the idle ring: mark it dead for the
+			 * next popper and have the control thread kill it. */
+			atomic_store(&w->w_dead, 1);
+			atomic_store(&w->w_status, WS_ERRORED);
+			snprintf(w->w_reason, sizeof(w->w_reason), "%s", why);
+			w->w_retire = 3;
+			pthread_mutex_lock(&inbox_mtx);
+			w->w_inbox_next = inbox;
+			inbox = w;
+			pthread_mutex_unlock(&inbox_mtx);
+			ev_wake(P.control);
+		}
+		atomic_store_explicit(&w->w_holder, NULL, memory_order_release);
+	}
 }
 
 /* The unwritten tail of a request can go on: only the holder cares. */
@@ -801,7 +837,7 @@ worker_exited(struct rr_worker *w, int status)
 		    sigabbrev_np(WTERMSIG(status)) : "?");
 	else
 		snprintf(how, sizeof(how), "status=?");
-	if (was_handshake) {
+	if (was_handshake && !w->w_deliberate) {
 		/* Read what it printed before dying: PHP's "Could not open". */
 		handshake_io(w);
 		if (w->w_phase == PH_HANDSHAKE)
@@ -894,19 +930,21 @@ on_control_wake(struct ev *loop, void *arg)
 
 		list = w->w_inbox_next;
 		if (w->w_phase != PH_EXITED) {
-			log_emit(w->w_retire == 2 ? LOG_WARN : LOG_INFO,
-			    w->w_retire == 2 ? "worker killed" : "worker retired",
+			log_emit(w->w_retire >= 2 ? LOG_WARN : LOG_INFO,
+			    w->w_retire >= 2 ? "worker killed" : "worker retired",
 			    "worker=%d state=%s reason=%s", (int)w->w_pid,
 			    pool_status_str(atomic_load(&w->w_status)),
 			    log_q(q, sizeof(q), w->w_reason,
 			    strlen(w->w_reason)));
 			w->w_deliberate = 1;
-			if (w->w_retire == 2)
+			if (w->w_retire >= 2)
 				worker_kill(w);
 			else
 				worker_stop(w, KILL_AFTER_MS);
 		}
-		worker_unref(w);	/* the holder's reference */
+		/* 3: found bad while idle; the idle ring keeps its reference. */
+		if (w->w_retire != 3)
+			worker_unref(w);	/* the holder's reference */
 	}
 	/* Replace at once (Q4): nobody waits for the old one to exit. */
 	spawn_worker();
@@ -989,12 +1027,19 @@ pool_lease(struct ev *loop)
 		struct ev *owner;
 		int stray;
 
+		struct ev *expected = NULL;
+
+		/* Wait out a loop that is reading its stray output. */
+		while (!atomic_compare_exchange_weak_explicit(&w->w_holder,
+		    &expected, loop, memory_order_acq_rel, memory_order_relaxed))
+			expected = NULL;
 		/* The ring's reference becomes the holder's. */
 		if (atomic_load_explicit(&w->w_dead, memory_order_acquire)) {
+			atomic_store_explicit(&w->w_holder, NULL,
+			    memory_order_release);
 			worker_unref(w);
 			continue;
 		}
-		atomic_store_explicit(&w->w_holder, loop, memory_order_release);
 		owner = atomic_load_explicit(&w->w_owner, memory_order_acquire);
 		if (owner != loop) {
 			/* epoll_ctl on another loop's set is thread-safe; its

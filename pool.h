@@ -67,7 +67,7 @@ struct rr_worker {
 	/* control thread only */
 	int		 w_phase;	/* spawn/handshake/running/stopping */
 	int		 w_deliberate;	/* stopped on purpose: no replacement */
-	int		 w_retire;	/* set by the holder: 1 stop, 2 kill */
+	int		 w_retire;	/* 1 stop, 2 kill, 3 kill a bad idle worker */
 	struct ev_timer	 w_timer;	/* handshake timeout or kill fallback */
 	char		 w_errline[512]; /* partial stderr line */
 	size_t		 w_errlen;
