@@ -96,7 +96,7 @@ log_q(char *buf, size_t size, const char *s, size_t n)
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
-	if (size < 3) {
+	if (size < 8) {
 		if (size)
 			buf[0] = '\0';
 		return buf;
@@ -125,16 +125,14 @@ log_q(char *buf, size_t size, const char *s, size_t n)
 			esc[0] = (char)ch;
 			len = 1;
 		}
-		if (o + len + 2 > size) {
-			/* Truncate: mark it so a reader knows. */
-			if (o + 2 <= size - 1 && o >= 1) {
-				while (o + 4 > size - 1 && o > 1)
-					o--;
-				memcpy(buf + o, "...", 3);
-				o += 3;
-			}
+		/* Room for this byte, "...", the closing quote and the NUL. */
+		if (o + len + 5 > size && i + 1 < n) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
 			break;
 		}
+		if (o + len + 2 > size)
+			break;
 		memcpy(buf + o, esc, len);
 		o += len;
 	}

@@ -40,6 +40,7 @@
 #include "frame.h"
 #include "json.h"
 #include "log.h"
+#include "ring.h"
 
 #ifndef RRTCP_VERSION
 #define RRTCP_VERSION	"0.1.0"
@@ -60,82 +61,6 @@ enum phase {
 	PH_STOPPING,
 	PH_EXITED
 };
-
-/* --- idle ring: Vyukov's bounded MPMC queue ------------------------------ */
-
-struct ring_cell {
-	_Atomic size_t		 seq;
-	struct rr_worker	*w;
-};
-
-static struct ring_cell	 ring[RING_CAP];
-static _Atomic size_t	 ring_head;	/* next slot to pop */
-static _Atomic size_t	 ring_tail;	/* next slot to push */
-
-static void
-ring_init(void)
-{
-	for (size_t i = 0; i < RING_CAP; i++)
-		atomic_store_explicit(&ring[i].seq, i, memory_order_relaxed);
-}
-
-static int
-ring_push(struct rr_worker *w)
-{
-	size_t pos = atomic_load_explicit(&ring_tail, memory_order_relaxed);
-
-	for (;;) {
-		struct ring_cell *c = &ring[pos & (RING_CAP - 1)];
-		/* acquire: pairs with the release store of the popper. */
-		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-		intptr_t dif = (intptr_t)seq - (intptr_t)pos;
-
-		if (dif == 0) {
-			if (atomic_compare_exchange_weak_explicit(&ring_tail,
-			    &pos, pos + 1, memory_order_relaxed,
-			    memory_order_relaxed)) {
-				c->w = w;
-				/* release: publishes c->w to the popper. */
-				atomic_store_explicit(&c->seq, pos + 1,
-				    memory_order_release);
-				return 0;
-			}
-		} else if (dif < 0)
-			return -1;	/* full: cannot happen, RING_CAP > workers */
-		else
-			pos = atomic_load_explicit(&ring_tail,
-			    memory_order_relaxed);
-	}
-}
-
-static struct rr_worker *
-ring_pop(void)
-{
-	size_t pos = atomic_load_explicit(&ring_head, memory_order_relaxed);
-
-	for (;;) {
-		struct ring_cell *c = &ring[pos & (RING_CAP - 1)];
-		/* acquire: pairs with the release store of the pusher. */
-		size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
-		intptr_t dif = (intptr_t)seq - (intptr_t)(pos + 1);
-
-		if (dif == 0) {
-			if (atomic_compare_exchange_weak_explicit(&ring_head,
-			    &pos, pos + 1, memory_order_relaxed,
-			    memory_order_relaxed)) {
-				struct rr_worker *w = c->w;
-				/* release: hands the cell back to pushers. */
-				atomic_store_explicit(&c->seq, pos + RING_CAP,
-				    memory_order_release);
-				return w;
-			}
-		} else if (dif < 0)
-			return NULL;	/* empty */
-		else
-			pos = atomic_load_explicit(&ring_head,
-			    memory_order_relaxed);
-	}
-}
 
 /* --- pool state ---------------------------------------------------------- */
 
@@ -163,6 +88,7 @@ static struct {
 	int			 nloops;
 } P;
 
+static struct ring	 idle;		/* idle workers, shared by all reactors */
 static pthread_mutex_t	 free_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct rr_worker	*free_list;
 static pthread_mutex_t	 inbox_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -597,7 +523,7 @@ handshake_done(struct rr_worker *w, const char *fail)
 	atomic_store(&w->w_status, WS_READY);
 	log_info("worker started", "worker=%d", (int)w->w_pid);
 	worker_ref(w);		/* the idle ring's reference */
-	ring_push(w);
+	ring_push(&idle, w);
 	notify_waiters();
 	if (!P.booted && P.starting > 0 && --P.starting == 0) {
 		P.booted = 1;
@@ -1023,7 +949,7 @@ pool_lease(struct ev *loop)
 	struct rr_worker *w;
 	char why[128];
 
-	while ((w = ring_pop()) != NULL) {
+	while ((w = ring_pop(&idle)) != NULL) {
 		struct ev *owner;
 		int stray;
 
@@ -1083,7 +1009,7 @@ pool_release(struct rr_worker *w)
 {
 	atomic_store_explicit(&w->w_status, WS_READY, memory_order_relaxed);
 	atomic_store_explicit(&w->w_holder, NULL, memory_order_release);
-	ring_push(w);
+	ring_push(&idle, w);
 	notify_waiters();
 }
 
@@ -1096,7 +1022,10 @@ pool_start(struct ev *control, const struct rr_config *cfg, pool_io_fn *io_fn,
 	char body[32];
 	int n;
 
-	ring_init();
+	if (ring_init(&idle, RING_CAP) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	P.cfg = cfg;
 	P.control = control;
 	P.io_fn = io_fn;
