@@ -293,8 +293,7 @@ worker_spawn(char *why, size_t whylen)
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	if (cfg->workdir != NULL)
-		posix_spawn_file_actions_addchdir_np(&fa, cfg->workdir);
+	/* Workers inherit our cwd: rrtcp.c has entered the work dir. */
 	posix_spawnattr_init(&sa);
 	sigemptyset(&none);
 	sigfillset(&all);

@@ -6,7 +6,9 @@
  * the reactor threads (conn.c), one per online CPU unless tcp.reactors says
  * otherwise.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +51,7 @@ static struct {
 	int			 workers_stopping;
 	int64_t			 started_ms;
 	int			 pidfile;	/* -p: .pid in the work dir */
+	int			 running;	/* reactor threads started */
 } S;
 
 static _Atomic int reactors_drained;
@@ -90,6 +93,8 @@ on_stop_timer(struct ev *loop, struct ev_timer *t)
 
 	if (S.workers_stopping)
 		return;
+	if (!S.running)
+		drained = S.nreactors;	/* stopped before ready: no client yet */
 	if (drained < S.nreactors && ev_now(loop) < S.stop_deadline) {
 		ev_timer_arm(loop, t, 20);
 		return;
@@ -99,10 +104,12 @@ on_stop_timer(struct ev *loop, struct ev_timer *t)
 		log_warn("destroy_timeout reached, dropping connections",
 		    "connections=%llu", (unsigned long long)left);
 	}
-	for (int i = 0; i < S.nreactors; i++)
-		reactor_stop(&S.reactors[i]);
-	for (int i = 0; i < S.nreactors; i++)
-		reactor_join(&S.reactors[i]);
+	if (S.running) {
+		for (int i = 0; i < S.nreactors; i++)
+			reactor_stop(&S.reactors[i]);
+		for (int i = 0; i < S.nreactors; i++)
+			reactor_join(&S.reactors[i]);
+	}
 	S.nreactors = 0;
 	S.workers_stopping = 1;
 	/* Stragglers are killed once destroy_timeout is over. */
@@ -172,14 +179,14 @@ on_pool_ready(int ok, const char *reason)
 {
 	char q[LOG_QMAX];
 
+	if (S.stopping)
+		return;		/* a signal came first; shutdown goes on */
 	if (!ok) {
 		log_error("startup failed", "reason=%s",
 		    log_q(q, sizeof(q), reason, strlen(reason)));
 		pool_kill_all();
 		exit(1);
 	}
-	if (S.stopping)
-		return;
 	for (int i = 0; i < S.nreactors; i++)
 		if (reactor_start(&S.reactors[i]) == -1) {
 			log_error("startup failed", "reason=\"cannot start a "
@@ -187,23 +194,49 @@ on_pool_ready(int ok, const char *reason)
 			pool_kill_all();
 			exit(1);
 		}
+	S.running = 1;
 	log_info("ready", "servers=%zu workers=%u reactors=%d ms=%lld",
 	    S.cfg->nservers, S.cfg->pool.num_workers, S.nreactors,
 	    (long long)(ev_clock_ms() - S.started_ms));
 }
 
 static void
+pick_bound_port(struct rr_server_conf *srv, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char port[16];
+	unsigned p = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		p = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	else if (ss.ss_family == AF_INET6)
+		p = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	snprintf(port, sizeof(port), "%u", p);
+	free(srv->port);
+	srv->port = strdup(port);
+}
+
+static void
 open_listeners(void)
 {
-	const struct rr_config *cfg = S.cfg;
+	struct rr_config *cfg = S.cfg;
 
 	for (size_t i = 0; i < cfg->nservers; i++) {
-		const struct rr_server_conf *srv = &cfg->servers[i];
+		struct rr_server_conf *srv = &cfg->servers[i];
 		int nr = srv->is_unix ? 1 : S.nreactors;
 
 		for (int r = 0; r < nr; r++) {
 			int fds[MAX_ADDRS], n;
 			char err[256];
+
+			/* Port 0: every reactor's copy must share the port the
+			 * kernel picked for the first one. */
+			if (r == 1 && !srv->is_unix && strcmp(srv->port, "0") == 0)
+				pick_bound_port(srv, S.reactors[0].r_listeners[
+				    S.reactors[0].r_nlisteners - 1].l_io.fd);
 
 			/* Q19: refuse an address someone already listens on,
 			 * then bind one SO_REUSEPORT copy per reactor. */
