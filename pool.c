@@ -41,6 +41,7 @@
 #include "json.h"
 #include "log.h"
 #include "ring.h"
+#include "rpc.h"
 
 #ifndef RRTCP_VERSION
 #define RRTCP_VERSION	"0.1.0"
@@ -82,6 +83,11 @@ static struct {
 	int			 failures;	/* consecutive failed spawns */
 	int			 backoff_done;	/* the backoff timer allowed one spawn */
 	struct ev_timer		 respawn_timer;
+	struct ev_timer		 watch_timer;	/* supervisor */
+	struct ev_timer		 shrink_timer;	/* dynamic allocator */
+	_Atomic int		 starved;	/* an event timed out waiting */
+	int			 extra;		/* dynamic workers on top of num_workers */
+	int64_t			 last_burst;
 	_Atomic int		 nwaiting;
 	struct ev		*loops[MAX_LOOPS];
 	_Atomic int		*loop_waiting[MAX_LOOPS];
@@ -258,6 +264,8 @@ jittered_max_jobs(uint64_t n)
 {
 	/* RR: N + floor(N * p / 100), p uniform in 0..14, so workers do not all
 	 * retire at once. */
+	if (P.cfg->pool.debug)
+		return 1;	/* debug: a fresh worker for every event */
 	if (n == 0)
 		return 0;
 	return n + n * (uint64_t)(random() % 15) / 100;
@@ -839,6 +847,8 @@ on_worker_timer(struct ev *loop, struct ev_timer *t)
 	}
 }
 
+static void	grow_dynamic(void);
+
 /* --- retire inbox (reactors -> control) ---------------------------------- */
 
 static void
@@ -871,6 +881,8 @@ on_control_wake(struct ev *loop, void *arg)
 		if (w->w_retire != 3)
 			worker_unref(w);	/* the holder's reference */
 	}
+	if (atomic_exchange(&P.starved, 0))
+		grow_dynamic();
 	/* Replace at once (Q4): nobody waits for the old one to exit. */
 	spawn_worker();
 }
@@ -883,7 +895,8 @@ pool_retire(struct rr_worker *w, enum worker_status why, int kill,
 
 	atomic_store(&w->w_status, why);
 	atomic_store(&w->w_dead, 1);
-	snprintf(w->w_reason, sizeof(w->w_reason), "%s", reason);
+	if (reason != w->w_reason)
+		snprintf(w->w_reason, sizeof(w->w_reason), "%s", reason);
 	w->w_retire = kill ? 2 : 1;
 	w->w_conn = NULL;
 	if (w->w_in_loop != NULL) {
@@ -996,6 +1009,11 @@ pool_finish(struct rr_worker *w)
 	uint64_t n = atomic_load_explicit(&w->w_execs, memory_order_relaxed);
 
 	w->w_conn = NULL;
+	/* seq_cst: pairs with take_out_of_service() (see there). */
+	if (atomic_load(&w->w_dead)) {
+		pool_retire(w, atomic_load(&w->w_retire_status), 0, w->w_reason);
+		return 0;
+	}
 	if (w->w_max_execs != 0 && n >= w->w_max_execs) {
 		pool_retire(w, WS_MAX_JOBS, 0, "max_jobs reached");
 		return 0;
@@ -1011,6 +1029,9 @@ pool_release(struct rr_worker *w)
 	ring_push(&idle, w);
 	notify_waiters();
 }
+
+static void	on_watch_tick(struct ev *loop, struct ev_timer *t);
+static void	on_shrink_timer(struct ev *loop, struct ev_timer *t);
 
 /* --- start / stop ------------------------------------------------------------- */
 
@@ -1031,6 +1052,11 @@ pool_start(struct ev *control, const struct rr_config *cfg, pool_io_fn *io_fn,
 	P.ready_cb = ready_cb;
 	P.target = (int)cfg->pool.num_workers;
 	ev_timer_init(&P.respawn_timer, on_respawn_timer, NULL);
+	ev_timer_init(&P.watch_timer, on_watch_tick, NULL);
+	ev_timer_init(&P.shrink_timer, on_shrink_timer, NULL);
+	if (cfg->pool.supervisor.enabled && cfg->pool.supervisor.watch_tick_ms > 0)
+		ev_timer_arm(control, &P.watch_timer,
+		    cfg->pool.supervisor.watch_tick_ms);
 	ev_set_wake(control, on_control_wake, NULL);
 	srandom((unsigned)getpid() ^ (unsigned)ev_clock_ms());
 	if ((P.envp = build_env(cfg)) == NULL) {
@@ -1061,6 +1087,8 @@ pool_stop_all(int64_t kill_after_ms, void (*done_cb)(void))
 	P.stopping = 1;
 	P.stopped_cb = done_cb;
 	ev_timer_cancel(P.control, &P.respawn_timer);
+	ev_timer_cancel(P.control, &P.watch_timer);
+	ev_timer_cancel(P.control, &P.shrink_timer);
 	for (struct rr_worker *w = P.all; w; w = w->w_next) {
 		if (w->w_phase == PH_HANDSHAKE) {
 			w->w_deliberate = 1;
@@ -1081,4 +1109,282 @@ pool_kill_all(void)
 	for (struct rr_worker *w = P.all; w; w = w->w_next)
 		if (w->w_phase != PH_EXITED && w->w_pid > 0)
 			kill(-w->w_pid, SIGKILL);
+}
+
+/* --- operating the pool (control thread) ------------------------------------ */
+
+static int
+claim_idle(struct rr_worker *w)
+{
+	struct ev *expected = NULL;
+
+	return atomic_compare_exchange_strong(&w->w_holder, &expected, PEEKING);
+}
+
+static void
+unclaim(struct rr_worker *w)
+{
+	atomic_store_explicit(&w->w_holder, NULL, memory_order_release);
+}
+
+/*
+ * Takes w out of service for why.  An idle worker is stopped now (it stays in
+ * the idle ring, dead, until a leaser drops it); a busy one is marked dead and
+ * its holder retires it when the exchange ends (pool_finish).  The order
+ * matters: w_dead is stored before the second claim attempt, and the holder
+ * loads w_dead before it lets go, so one side always sees the other (seq_cst).
+ */
+static int
+take_out_of_service(struct rr_worker *w, enum worker_status why,
+    const char *reason)
+{
+	if (w->w_phase == PH_HANDSHAKE) {
+		w->w_deliberate = 1;
+		atomic_store(&w->w_dead, 1);
+		snprintf(w->w_reason, sizeof(w->w_reason), "%s", reason);
+		worker_kill(w);
+		return 1;
+	}
+	if (w->w_phase != PH_RUNNING || atomic_load(&w->w_dead))
+		return 0;
+	snprintf(w->w_reason, sizeof(w->w_reason), "%s", reason);
+	atomic_store(&w->w_retire_status, why);
+	if (!claim_idle(w)) {
+		atomic_store(&w->w_dead, 1);
+		if (!claim_idle(w))
+			return 1;	/* its holder retires it */
+	}
+	atomic_store(&w->w_dead, 1);
+	atomic_store(&w->w_status, why);
+	log_info("worker retired", "worker=%d state=%s reason=\"%s\"",
+	    (int)w->w_pid, pool_status_str(why), reason);
+	worker_stop(w, KILL_AFTER_MS);
+	unclaim(w);
+	return 1;
+}
+
+void
+pool_reset(const char *why)
+{
+	int n = 0;
+
+	log_info("resetting workers", "reason=\"%s\" workers=%d", why,
+	    in_service());
+	for (struct rr_worker *w = P.all; w; w = w->w_next)
+		n += take_out_of_service(w, WS_STOPPING, why);
+	spawn_worker();
+	(void)n;
+}
+
+void
+pool_add_worker(void)
+{
+	P.target++;
+	spawn_worker();
+}
+
+void
+pool_remove_worker(void)
+{
+	struct rr_worker *pick = NULL;
+
+	if (in_service() <= 1)
+		return;		/* RR: removing the last worker is a no-op */
+	for (struct rr_worker *w = P.all; w; w = w->w_next) {
+		if (w->w_phase != PH_RUNNING || atomic_load(&w->w_dead))
+			continue;
+		pick = w;
+		if (atomic_load(&w->w_holder) == NULL)
+			break;		/* prefer an idle one */
+	}
+	if (pick == NULL)
+		return;
+	P.target--;
+	take_out_of_service(pick, WS_STOPPING, "removed by informer.RemoveWorker");
+}
+
+int
+pool_reconfigure(const struct rr_config *cfg, char *err, size_t errlen)
+{
+	char **envp = build_env(cfg);
+
+	if (envp == NULL) {
+		snprintf(err, errlen, "cannot build the worker environment");
+		return -1;
+	}
+	for (char **e = P.envp; e && *e; e++)
+		free(*e);
+	free(P.envp);
+	P.envp = envp;
+	P.cfg = cfg;
+	P.target = (int)cfg->pool.num_workers + P.extra;
+	ev_timer_cancel(P.control, &P.watch_timer);
+	if (cfg->pool.supervisor.enabled && cfg->pool.supervisor.watch_tick_ms > 0)
+		ev_timer_arm(P.control, &P.watch_timer,
+		    cfg->pool.supervisor.watch_tick_ms);
+	pool_reset("configuration reloaded");
+	return 0;
+}
+
+static uint64_t
+proc_rss(pid_t pid)
+{
+	char path[64];
+	unsigned long long size = 0, rss = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return 0;
+	if (fscanf(fp, "%llu %llu", &size, &rss) != 2)
+		rss = 0;
+	fclose(fp);
+	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* CPU time over wall time since start, in percent. */
+static double
+proc_cpu(const struct rr_worker *w, int64_t now_ns)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	double wall = (double)(now_ns - w->w_created_ns) / 1e9;
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)w->w_pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	/* Fields after the ")" that closes comm: state is field 3, utime 14. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	    &ut, &st) != 2 || wall <= 0)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK) / wall * 100.0;
+}
+
+size_t
+pool_snapshot(struct rpc_worker_state *out, size_t max)
+{
+	struct timespec ts;
+	int64_t now_ns;
+	size_t n = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	for (struct rr_worker *w = P.all; w && n < max; w = w->w_next) {
+		int st = atomic_load(&w->w_status);
+
+		if (w->w_phase == PH_EXITED)
+			continue;
+		/* A held worker between exchanges still reads "working". */
+		out[n].pid = w->w_pid;
+		out[n].status = st;
+		out[n].num_execs = atomic_load(&w->w_execs);
+		out[n].created = w->w_created_ns;
+		out[n].memory = proc_rss(w->w_pid);
+		out[n].cpu = proc_cpu(w, now_ns);
+		out[n].status_str = pool_status_str(st);
+		n++;
+	}
+	return n;
+}
+
+/* The supervisor (3.10): ttl, idle_ttl (from spawn for unused workers, Q7),
+ * max_worker_memory.  exec_ttl is a per-event timer in conn.c. */
+static void
+on_watch_tick(struct ev *loop, struct ev_timer *t)
+{
+	const struct rr_supervisor_conf *sv = &P.cfg->pool.supervisor;
+	int64_t now = ev_now(loop);
+	char why[96];
+
+	for (struct rr_worker *w = P.all; w; w = w->w_next) {
+		int64_t last;
+
+		if (w->w_phase != PH_RUNNING || atomic_load(&w->w_dead))
+			continue;
+		last = atomic_load(&w->w_last_exec_ms);
+		if (last < w->w_spawned_ms)
+			last = w->w_spawned_ms;
+		if (sv->ttl_ms > 0 && now - w->w_spawned_ms >= sv->ttl_ms) {
+			snprintf(why, sizeof(why), "ttl reached (%lldms)",
+			    (long long)sv->ttl_ms);
+			take_out_of_service(w, WS_TTL, why);
+		} else if (sv->idle_ttl_ms > 0 && now - last >= sv->idle_ttl_ms &&
+		    atomic_load(&w->w_holder) == NULL) {
+			snprintf(why, sizeof(why), "idle_ttl reached (%lldms)",
+			    (long long)sv->idle_ttl_ms);
+			/* Only while idle: a busy worker is not idle. */
+			if (claim_idle(w)) {
+				unclaim(w);
+				take_out_of_service(w, WS_IDLE_TTL, why);
+			}
+		} else if (sv->max_worker_memory_mb > 0 &&
+		    proc_rss(w->w_pid) >= sv->max_worker_memory_mb << 20) {
+			snprintf(why, sizeof(why), "max_worker_memory reached "
+			    "(%lluMiB)", (unsigned long long)sv->max_worker_memory_mb);
+			take_out_of_service(w, WS_MAX_MEMORY, why);
+		}
+	}
+	spawn_worker();
+	ev_timer_arm(loop, t, sv->watch_tick_ms);
+}
+
+/* --- dynamic allocator (3.10) ------------------------------------------------ */
+
+void
+pool_note_starved(void)
+{
+	if (P.cfg->pool.dynamic.enabled) {
+		atomic_store(&P.starved, 1);
+		ev_wake(P.control);
+	}
+}
+
+static void
+grow_dynamic(void)
+{
+	const struct rr_dynamic_conf *dy = &P.cfg->pool.dynamic;
+	int64_t now = ev_now(P.control);
+	int add;
+
+	if (!dy->enabled || P.stopping)
+		return;
+	/* A trigger postpones the shrink; at most one burst a second. */
+	ev_timer_arm(P.control, &P.shrink_timer, dy->idle_timeout_ms);
+	if (now - P.last_burst < 1000)
+		return;
+	add = (int)dy->spawn_rate;
+	if (P.extra + add > (int)dy->max_workers)
+		add = (int)dy->max_workers - P.extra;
+	if (add <= 0)
+		return;
+	P.last_burst = now;
+	P.extra += add;
+	P.target += add;
+	log_info("dynamic allocator adds workers", "added=%d extra=%d", add,
+	    P.extra);
+	spawn_worker();
+}
+
+static void
+on_shrink_timer(struct ev *loop, struct ev_timer *t)
+{
+	const struct rr_dynamic_conf *dy = &P.cfg->pool.dynamic;
+	int n = (int)dy->spawn_rate;
+
+	if (n > P.extra)
+		n = P.extra;
+	for (int i = 0; i < n; i++)
+		pool_remove_worker();
+	P.extra -= n;
+	if (n > 0)
+		log_info("dynamic allocator removes workers", "removed=%d "
+		    "extra=%d", n, P.extra);
+	if (P.extra > 0)
+		ev_timer_arm(loop, t, dy->idle_timeout_ms);
 }

@@ -68,6 +68,7 @@ struct rr_worker {
 	int		 w_phase;	/* spawn/handshake/running/stopping */
 	int		 w_deliberate;	/* stopped on purpose: no replacement */
 	int		 w_retire;	/* 1 stop, 2 kill, 3 kill a bad idle worker */
+	_Atomic int	 w_retire_status; /* why the control thread took it out */
 	struct ev_timer	 w_timer;	/* handshake timeout or kill fallback */
 	char		 w_errline[512]; /* partial stderr line */
 	size_t		 w_errlen;
@@ -131,6 +132,22 @@ void		 pool_stop_all(int64_t kill_after_ms, void (*done_cb)(void));
 void		 pool_kill_all(void);
 
 int		 pool_size(void);	/* live workers */
+
+/* --- operating the pool: control thread only --------------------------- */
+
+struct rpc_worker_state;
+/* Fills out[] with the workers in service; returns how many. */
+size_t		 pool_snapshot(struct rpc_worker_state *out, size_t max);
+/* informer.AddWorker / RemoveWorker ("can't remove the last worker" is a no-op). */
+void		 pool_add_worker(void);
+void		 pool_remove_worker(void);
+/* Replaces every worker; events meanwhile wait for the new ones. */
+void		 pool_reset(const char *why);
+/* Takes a reloaded config: new command, env and pool settings, then a reset. */
+int		 pool_reconfigure(const struct rr_config *cfg, char *err,
+		    size_t errlen);
+/* Any thread: an event gave up waiting for a worker (dynamic allocator). */
+void		 pool_note_starved(void);
 const char	*pool_status_str(int status);
 
 #endif
