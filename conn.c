@@ -48,6 +48,7 @@
 #define CONN_MAX_RETRIES_STR "3"
 
 _Atomic uint64_t conn_count;
+static _Atomic uint64_t events_in_progress;	/* only with max_queue_size */
 static _Atomic uint64_t next_conn_id = 1;
 void (*reactor_drained_hook)(void);
 
@@ -358,6 +359,7 @@ on_conn_timer(struct ev *loop, struct ev_timer *t)
 		    (long long)cfg->pool.allocate_timeout_ms,
 		    conn_event_str(c->c_event));
 		c->c_state = CONN_IDLE;
+		pool_note_starved();
 		conn_exec_failed(c, why);
 	} else if (c->c_state == CONN_EXEC && c->c_worker != NULL) {
 		struct rr_worker *w = c->c_worker;
@@ -397,6 +399,18 @@ conn_dispatch(struct rr_conn *c, enum conn_event ev)
 	struct rr_reactor *r = c->c_r;
 	struct rr_worker *w;
 
+	if (c->c_event == CEV_NONE && r->r_cfg->pool.max_queue_size > 0) {
+		/* RR: this many events waiting or running already -> fail. */
+		if (atomic_fetch_add(&events_in_progress, 1) >=
+		    r->r_cfg->pool.max_queue_size) {
+			atomic_fetch_sub(&events_in_progress, 1);
+			c->c_event = ev;
+			c->c_state = CONN_IDLE;
+			conn_exec_failed(c, "max_queue_size reached");
+			return;
+		}
+		c->c_counted = 1;
+	}
 	c->c_event = ev;
 	/* Arrival order: nobody overtakes an event that already waits. */
 	if (TAILQ_EMPTY(&r->r_waitq) && (w = pool_lease(r->r_loop)) != NULL) {
@@ -449,6 +463,10 @@ conn_event_over(struct rr_conn *c)
 	c->c_worker = NULL;
 	c->c_state = CONN_IDLE;
 	c->c_retries = 0;
+	if (c->c_counted) {
+		atomic_fetch_sub(&events_in_progress, 1);
+		c->c_counted = 0;
+	}
 }
 
 void
@@ -653,6 +671,59 @@ start_draining(struct rr_reactor *r)
 			conn_advance(c);
 }
 
+/* The uuid sits at the end of the context prefix: ..."uuid":"U","event":" */
+static const char *
+conn_uuid(const struct rr_conn *c)
+{
+	return c->c_ctx + c->c_ctxlen - (NET_UUIDLEN + sizeof("\",\"event\":\"") - 1);
+}
+
+void
+reactor_close_uuid(struct rr_reactor *r, const char *uuid)
+{
+	char (*p)[37];
+
+	pthread_mutex_lock(&r->r_cmd_mtx);
+	/* Bounded: beyond 4096 queued requests the oldest wins. */
+	if (r->r_nclose < 4096 && (p = realloc(r->r_close_uuids,
+	    (r->r_nclose + 1) * sizeof(*p))) != NULL) {
+		r->r_close_uuids = p;
+		snprintf(p[r->r_nclose++], 37, "%s", uuid);
+	}
+	pthread_mutex_unlock(&r->r_cmd_mtx);
+	ev_wake(r->r_loop);
+}
+
+static void
+run_close_requests(struct rr_reactor *r)
+{
+	char (*list)[37];
+	size_t n;
+
+	pthread_mutex_lock(&r->r_cmd_mtx);
+	list = r->r_close_uuids;
+	n = r->r_nclose;
+	r->r_close_uuids = NULL;
+	r->r_nclose = 0;
+	pthread_mutex_unlock(&r->r_cmd_mtx);
+	for (size_t i = 0; i < n; i++) {
+		struct rr_conn *c;
+
+		TAILQ_FOREACH(c, &r->r_conns, c_link) {
+			if (c->c_closed ||
+			    memcmp(conn_uuid(c), list[i], NET_UUIDLEN) != 0)
+				continue;
+			/* An event in flight finishes; its reply goes nowhere
+			 * and the CLOSE event follows (4.8). */
+			conn_close_socket(c, LOG_INFO, "closed by tcp.Close");
+			if (c->c_state == CONN_IDLE)
+				conn_advance(c);
+			break;
+		}
+	}
+	free(list);
+}
+
 static _Atomic int drain_requested;
 static _Atomic int stop_requested;
 
@@ -667,6 +738,7 @@ on_wake(struct ev *loop, void *arg)
 	}
 	if (atomic_load(&drain_requested) && !r->r_draining)
 		start_draining(r);
+	run_close_requests(r);
 	serve_waiters(r);
 }
 
@@ -681,6 +753,7 @@ reactor_init(struct rr_reactor *r, int id, const struct rr_config *cfg)
 	TAILQ_INIT(&r->r_conns);
 	TAILQ_INIT(&r->r_waitq);
 	TAILQ_INIT(&r->r_garbage);
+	pthread_mutex_init(&r->r_cmd_mtx, NULL);
 	for (size_t i = 0; i < cfg->nservers; i++)
 		if (strlen(cfg->servers[i].name) > longest)
 			longest = strlen(cfg->servers[i].name);
@@ -774,5 +847,7 @@ reactor_join(struct rr_reactor *r)
 		close(r->r_listeners[i].l_io.fd);
 	free(r->r_listeners);
 	free(r->r_scratch);
+	free(r->r_close_uuids);
+	pthread_mutex_destroy(&r->r_cmd_mtx);
 	ev_free(r->r_loop);
 }

@@ -65,6 +65,7 @@ struct rr_conn {
 	unsigned		 c_closed:1;	/* our socket is closed */
 	unsigned		 c_close_after_flush:1; /* WRITECLOSE */
 	unsigned		 c_close_sent:1; /* CLOSE event dispatched */
+	unsigned		 c_counted:1;	/* counted against max_queue_size */
 	uint8_t			 c_retries;	/* re-runs of the event after stop requests */
 	uint16_t		 c_ctxlen;	/* length of c_ctx */
 	char			 c_ctx[];	/* {"remote_addr":..,"event":" */
@@ -95,6 +96,9 @@ struct rr_reactor {
 	size_t			 r_scratch_len;
 	int			 r_draining;
 	int			 r_drained;
+	pthread_mutex_t		 r_cmd_mtx;	/* tcp.Close requests from RPC */
+	char			(*r_close_uuids)[37];
+	size_t			 r_nclose;
 };
 
 /* Process-wide connection count, checked against tcp.max_connections. */
@@ -111,6 +115,9 @@ void	reactor_stop(struct rr_reactor *r);
 void	reactor_join(struct rr_reactor *r);
 /* Set by rrtcp.c: called (any thread) when a reactor has no connection left. */
 extern void (*reactor_drained_hook)(void);
+
+/* Any thread: close the connection with this uuid if it lives here (tcp.Close). */
+void	reactor_close_uuid(struct rr_reactor *r, const char *uuid);
 
 /* Called by relay.c when the worker answered the event in flight. */
 void	conn_on_reply(struct rr_conn *c, enum conn_reply kind,
