@@ -472,8 +472,6 @@ conn_event_over(struct rr_conn *c)
 void
 conn_exec_done(struct rr_conn *c, struct rr_worker *w)
 {
-	struct rr_reactor *r = c ? c->c_r : NULL;
-
 	if (c != NULL)
 		conn_event_over(c);
 	if (w != NULL && pool_finish(w)) {
@@ -492,7 +490,6 @@ conn_exec_done(struct rr_conn *c, struct rr_worker *w)
 	}
 	if (c != NULL)
 		conn_advance(c);
-	(void)r;
 }
 
 void

@@ -141,10 +141,24 @@ worker_unref(struct rr_worker *w)
 	buf_free(&w->w_rbuf);
 	buf_free(&w->w_wbuf);
 	atomic_store_explicit(&w->w_owner, NULL, memory_order_release);
+	/* Reused only after every loop finished the batch it is in now: a
+	 * stale event from that batch may still look at this struct. */
+	for (int i = 0; i < P.nloops; i++)
+		w->w_freed_at[i] = ev_iterations(P.loops[i]);
+	w->w_freed_at[P.nloops] = ev_iterations(P.control);
 	pthread_mutex_lock(&free_mtx);
 	w->w_next = free_list;
 	free_list = w;
 	pthread_mutex_unlock(&free_mtx);
+}
+
+static int
+grace_over(const struct rr_worker *w)
+{
+	for (int i = 0; i < P.nloops; i++)
+		if (ev_iterations(P.loops[i]) <= w->w_freed_at[i])
+			return 0;
+	return ev_iterations(P.control) > w->w_freed_at[P.nloops];
 }
 
 /* --- environment (PROTOCOL.md 3.1) ---------------------------------------- */
@@ -211,11 +225,15 @@ static void	on_worker_timer(struct ev *loop, struct ev_timer *t);
 static struct rr_worker *
 worker_alloc(void)
 {
-	struct rr_worker *w;
+	struct rr_worker *w = NULL;
 
 	pthread_mutex_lock(&free_mtx);
-	if ((w = free_list) != NULL)
-		free_list = w->w_next;
+	for (struct rr_worker **pp = &free_list; *pp; pp = &(*pp)->w_next)
+		if (grace_over(*pp)) {
+			w = *pp;
+			*pp = w->w_next;
+			break;
+		}
 	pthread_mutex_unlock(&free_mtx);
 	if (w == NULL) {
 		if ((w = calloc(1, sizeof(*w))) == NULL)
@@ -235,6 +253,8 @@ worker_alloc(void)
 	atomic_store(&w->w_refs, 0);
 	atomic_store(&w->w_stray, 0);
 	atomic_store(&w->w_dead, 0);
+	atomic_store(&w->w_fence, 0);
+	w->w_fencing = 0;
 	atomic_store(&w->w_execs, 0);
 	atomic_store(&w->w_last_exec_ms, 0);
 	w->w_max_execs = 0;
@@ -673,7 +693,8 @@ on_worker_out(struct ev *loop, struct ev_io *io, uint32_t events)
 			 * next popper and have the control thread kill it. */
 			atomic_store(&w->w_dead, 1);
 			atomic_store(&w->w_status, WS_ERRORED);
-			snprintf(w->w_reason, sizeof(w->w_reason), "%s", why);
+			snprintf(w->w_retire_reason, sizeof(w->w_retire_reason),
+			    "%s", why);
 			w->w_retire = 3;
 			pthread_mutex_lock(&inbox_mtx);
 			w->w_inbox_next = inbox;
@@ -864,6 +885,9 @@ on_control_wake(struct ev *loop, void *arg)
 		char q[LOG_QMAX];
 
 		list = w->w_inbox_next;
+		/* The inbox mutex ordered the holder's write before this read. */
+		snprintf(w->w_reason, sizeof(w->w_reason), "%s",
+		    w->w_retire_reason);
 		if (w->w_phase != PH_EXITED) {
 			log_emit(w->w_retire >= 2 ? LOG_WARN : LOG_INFO,
 			    w->w_retire >= 2 ? "worker killed" : "worker retired",
@@ -895,10 +919,11 @@ pool_retire(struct rr_worker *w, enum worker_status why, int kill,
 
 	atomic_store(&w->w_status, why);
 	atomic_store(&w->w_dead, 1);
-	if (reason != w->w_reason)
-		snprintf(w->w_reason, sizeof(w->w_reason), "%s", reason);
+	snprintf(w->w_retire_reason, sizeof(w->w_retire_reason), "%s", reason);
 	w->w_retire = kill ? 2 : 1;
 	w->w_conn = NULL;
+	/* Later events for it on this loop are stale: ignore them. */
+	atomic_store_explicit(&w->w_owner, NULL, memory_order_release);
 	if (w->w_in_loop != NULL) {
 		ev_del(w->w_in_loop, &w->w_in_io);
 		w->w_in_loop = NULL;
@@ -941,6 +966,8 @@ pool_drain_stray(struct rr_worker *w, char *why, size_t whylen)
 			return -1;
 		}
 		ctxlen = f.nopts == 1 && f.opts[0] <= f.len ? f.opts[0] : 0;
+		/* From now on every answer of this worker is fenced (relay.c). */
+		atomic_store(&w->w_fence, 1);
 		log_warn("frame from worker with no request in flight, dropped",
 		    "worker=%d flags=0x%02x ctx=%s bytes=%u", (int)w->w_pid,
 		    f.flags, log_q(q, sizeof(q), (const char *)f.payload,
@@ -1001,6 +1028,14 @@ pool_lease(struct ev *loop)
 		return w;
 	}
 	return NULL;
+}
+
+int
+pool_ping(struct rr_worker *w)
+{
+	/* The pipe is empty (the worker answered), so this is one write. */
+	return write(w->w_in, P.rr_pid_req, P.rr_pid_req_len) ==
+	    (ssize_t)P.rr_pid_req_len ? 0 : -1;
 }
 
 int

@@ -55,6 +55,8 @@ struct rr_worker {
 	_Atomic int	 w_refs;	/* process + idle queue + holder */
 	_Atomic int	 w_stray;	/* stdout became readable while idle */
 	_Atomic int	 w_dead;	/* exited or being killed: never lease */
+	_Atomic int	 w_fence;	/* it sent a stray frame once: ping after answers */
+	int		 w_fencing;	/* holder: waiting for the ping's pid reply */
 	_Atomic uint64_t w_execs;
 	uint64_t	 w_max_execs;	/* max_jobs with RR's jitter, 0 = none */
 	int64_t		 w_created_ns;	/* realtime, for informer */
@@ -72,8 +74,11 @@ struct rr_worker {
 	struct ev_timer	 w_timer;	/* handshake timeout or kill fallback */
 	char		 w_errline[512]; /* partial stderr line */
 	size_t		 w_errlen;
-	char		 w_reason[160];	/* why it was stopped/killed */
+	char		 w_reason[160];	/* why it was stopped/killed (control) */
+	char		 w_retire_reason[160]; /* the holder's reason, read by control
+					 * after the inbox hand-over */
 	struct rr_worker *w_next;	/* all-workers list / free list */
+	uint64_t	 w_freed_at[65]; /* each loop's iteration when freed */
 	struct rr_worker *w_inbox_next;
 };
 
@@ -121,6 +126,9 @@ int		 pool_read_stdout(struct rr_worker *w);
  * Returns 0, or -1 with why set when the worker must be killed.
  */
 int		 pool_drain_stray(struct rr_worker *w, char *why, size_t whylen);
+
+/* Sends the pid request as a ping (a fence after a fenced worker's answer). */
+int		 pool_ping(struct rr_worker *w);
 
 /* Waiter bookkeeping for the reactors (see conn.c). */
 void		 pool_register_loop(struct ev *loop, _Atomic int *waiting);

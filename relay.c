@@ -23,6 +23,7 @@
 #include "config.h"
 #include "conn.h"
 #include "frame.h"
+#include "json.h"
 #include "log.h"
 #include "pool.h"
 
@@ -148,6 +149,70 @@ reply_kind(const uint8_t *ctx, size_t n)
 	return REPLY_CLOSE;	/* CLOSE, and anything unknown (4.4) */
 }
 
+/*
+ * The exchange is over for the worker.  A worker that once sent a frame with
+ * no request in flight cannot be trusted to be quiet now: it gets a pid
+ * request, and whatever it writes before the pid reply is its stray output.
+ * Other workers go straight back.  A stray frame that arrives after the next
+ * request was written cannot be told from the answer (the protocol has no
+ * sequence numbers), so this closes the window from the first stray on.
+ */
+static void
+worker_done(struct rr_worker *w)
+{
+	if (!atomic_load_explicit(&w->w_fence, memory_order_relaxed)) {
+		conn_exec_done(NULL, w);
+		return;
+	}
+	w->w_conn = NULL;
+	if (pool_ping(w) == -1) {
+		pool_retire(w, WS_ERRORED, 1, "cannot write the fence ping");
+		return;
+	}
+	w->w_fencing = 1;
+}
+
+/* Reads a fenced worker up to its pid reply; earlier frames are strays. */
+static void
+fence_read(struct rr_worker *w)
+{
+	char why[160], q[LOG_QMAX];
+	int st = pool_read_stdout(w);
+
+	for (;;) {
+		const char *bad;
+		struct frame f;
+		int64_t pid;
+		ssize_t rc = frame_decode(buf_rptr(&w->w_rbuf),
+		    buf_len(&w->w_rbuf), SIZE_MAX, &f, &bad);
+
+		if (rc == FRAME_NEED_MORE) {
+			if (st != 0)
+				pool_retire(w, WS_ERRORED, 1,
+				    "worker stdout closed while fenced");
+			return;
+		}
+		if (rc == FRAME_BAD) {
+			snprintf(why, sizeof(why), "invalid frame on stdout (%s)",
+			    bad);
+			pool_retire(w, WS_ERRORED, 1, why);
+			return;
+		}
+		if ((f.flags & FRAME_CONTROL) && json_control((const char *)
+		    f.payload, f.len, &pid) == 0) {
+			buf_consume(&w->w_rbuf, (size_t)rc);
+			w->w_fencing = 0;
+			conn_exec_done(NULL, w);
+			return;
+		}
+		log_warn("frame from worker with no request in flight, dropped",
+		    "worker=%d flags=0x%02x ctx=%s bytes=%u", (int)w->w_pid,
+		    f.flags, log_q(q, sizeof(q), (const char *)f.payload,
+		    f.nopts == 1 && f.opts[0] <= f.len ? f.opts[0] : 0), f.len);
+		buf_consume(&w->w_rbuf, (size_t)rc);
+	}
+}
+
 void
 relay_on_worker_io(struct ev *loop, struct rr_worker *w, uint32_t events)
 {
@@ -162,6 +227,10 @@ relay_on_worker_io(struct ev *loop, struct rr_worker *w, uint32_t events)
 		flush_request(loop, w);
 		if (!(events & EPOLLIN))
 			return;
+	}
+	if (w->w_fencing) {
+		fence_read(w);
+		return;
 	}
 	if (c == NULL)
 		return;		/* held but idle between two exchanges */
@@ -200,7 +269,7 @@ relay_on_worker_io(struct ev *loop, struct rr_worker *w, uint32_t events)
 			pool_retire(w, WS_ERRORED, 1, why);
 			return;
 		}
-		conn_exec_done(NULL, w);
+		worker_done(w);
 		return;
 	}
 	if (f.byte10 & FRAME_STREAM) {
@@ -244,5 +313,12 @@ relay_on_worker_io(struct ev *loop, struct rr_worker *w, uint32_t events)
 		conn_exec_done(c, NULL);
 		return;
 	}
-	conn_exec_done(c, w);
+	if (!atomic_load_explicit(&w->w_fence, memory_order_relaxed)) {
+		/* The worker first, so a waiting event gets it before this
+		 * connection queues its next message. */
+		conn_exec_done(c, w);
+		return;
+	}
+	conn_exec_done(c, NULL);
+	worker_done(w);
 }

@@ -1,0 +1,5 @@
+<?php
+
+/* nohandshake.php - never answers the pid request (the server must give up). */
+
+\sleep(60);
