@@ -57,3 +57,20 @@ def test_pidfile(rr, tmp_path):
     srv.proc.send_signal(signal.SIGTERM)
     assert srv.proc.wait(T(15)) == 0
     assert not pidfile.exists(), "removed on a clean exit"
+
+
+def test_usage_matches_the_man_page_synopsis():
+    # STYLE 12: SYNOPSIS matches usage() exactly.
+    run = subprocess.run([harness.rrtcp_bin()], capture_output=True,
+                         text=True, timeout=T(10))
+    assert run.returncode == 2
+    usage = [l.strip() for l in run.stderr.splitlines() if l.strip()]
+    usage[0] = usage[0][len("usage:"):].strip()
+    man = os.path.join(os.path.dirname(__file__), "..", "..", "man",
+                       "rrtcp.1")
+    text = subprocess.run(["mandoc", "-Tascii", man], capture_output=True,
+                          text=True, timeout=T(10)).stdout
+    text = re.sub(r".\x08", "", text)
+    synopsis = text.split("SYNOPSIS", 1)[1].split("DESCRIPTION", 1)[0]
+    lines = [" ".join(l.split()) for l in synopsis.splitlines() if l.strip()]
+    assert lines == [" ".join(l.split()) for l in usage]
