@@ -185,6 +185,11 @@ conn_read(struct rr_conn *c)
 	while (n == -1 && errno == EINTR);
 	if (n > 0) {
 		c->c_in.wpos += (size_t)n;
+		/* A short read emptied the socket: the next byte raises a new
+		 * edge, so skip the read that would only say EAGAIN.  After
+		 * RDHUP keep reading until read() reports the EOF itself. */
+		if ((size_t)n < want && !c->c_rdhup)
+			c->c_readable = 0;
 		return n;
 	}
 	if (n == 0)
@@ -271,7 +276,7 @@ conn_advance(struct rr_conn *c)
 			return;
 		n = conn_read(c);
 		if (n > 0)
-			continue;
+			continue;	/* conn_read may have cleared c_readable */
 		if (n == -1) {
 			c->c_readable = 0;
 			return;
@@ -304,6 +309,8 @@ conn_on_io(struct ev *loop, struct ev_io *io, uint32_t events)
 		return;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->c_readable = 1;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->c_rdhup = 1;
 	if (events & EPOLLOUT) {
 		conn_flush(c);
 		if (c->c_closed && c->c_state == CONN_IDLE) {

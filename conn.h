@@ -61,7 +61,8 @@ struct rr_conn {
 	TAILQ_ENTRY(rr_conn)	 c_wait;	/* reactor wait queue */
 	TAILQ_ENTRY(rr_conn)	 c_link;	/* all connections of the reactor */
 	unsigned		 c_readable:1;	/* socket may have bytes (edge seen) */
-	unsigned		 c_eof:1;	/* client sent FIN */
+	unsigned		 c_eof:1;	/* client sent FIN (read returned 0) */
+	unsigned		 c_rdhup:1;	/* peer hung up: read until EOF */
 	unsigned		 c_closed:1;	/* our socket is closed */
 	unsigned		 c_close_after_flush:1; /* WRITECLOSE */
 	unsigned		 c_close_sent:1; /* CLOSE event dispatched */

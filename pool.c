@@ -583,16 +583,28 @@ stdout_text(struct rr_worker *w, const char *what, char *out, size_t outlen)
 int
 pool_read_stdout(struct rr_worker *w)
 {
+	return pool_read_stdout_ev(w, EPOLLHUP);
+}
+
+int
+pool_read_stdout_ev(struct rr_worker *w, uint32_t events)
+{
 	for (;;) {
+		size_t want;
 		ssize_t n;
 
 		if (buf_reserve(&w->w_rbuf, 4096, 4096,
 		    P.cfg->max_frame_size + FRAME_HDR_MAX) == -1)
 			return -1;
-		n = read(w->w_out, buf_wptr(&w->w_rbuf), buf_avail(&w->w_rbuf));
-		if (n > 0)
+		want = buf_avail(&w->w_rbuf);
+		n = read(w->w_out, buf_wptr(&w->w_rbuf), want);
+		if (n > 0) {
 			w->w_rbuf.wpos += (size_t)n;
-		else if (n == 0)
+			/* A short read drained the pipe; the next write raises a
+			 * new edge.  Unless it hung up: then read to the EOF. */
+			if ((size_t)n < want && !(events & (EPOLLHUP | EPOLLERR)))
+				return 0;
+		} else if (n == 0)
 			return 1;
 		else if (errno == EAGAIN)
 			return 0;

@@ -121,6 +121,8 @@ void		 pool_retire(struct rr_worker *w, enum worker_status why,
 
 /* Reads the worker's stdout into w_rbuf: 0 on EAGAIN, 1 on EOF, -1 on error. */
 int		 pool_read_stdout(struct rr_worker *w);
+/* The same, told the epoll bits: without a hang-up a short read ends it. */
+int		 pool_read_stdout_ev(struct rr_worker *w, uint32_t events);
 /*
  * Reads and logs frames a held worker sent with no request in flight.
  * Returns 0, or -1 with why set when the worker must be killed.

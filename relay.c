@@ -234,7 +234,7 @@ relay_on_worker_io(struct ev *loop, struct rr_worker *w, uint32_t events)
 	}
 	if (c == NULL)
 		return;		/* held but idle between two exchanges */
-	st = pool_read_stdout(w);
+	st = pool_read_stdout_ev(w, events);
 	rc = frame_decode(buf_rptr(&w->w_rbuf), buf_len(&w->w_rbuf),
 	    c->c_r->r_cfg->max_frame_size, &f, &bad);
 	if (rc == FRAME_NEED_MORE) {
