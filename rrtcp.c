@@ -25,6 +25,8 @@
 #include "net.h"
 #include "pool.h"
 #include "relay.h"
+#include "rpc.h"
+#include "cli.h"
 
 #ifndef RRTCP_VERSION
 #define RRTCP_VERSION	"0.1.0"
@@ -34,9 +36,7 @@
 #define MAX_ADDRS	8
 #define PIDFILE		".pid"
 
-static const char usage_text[] =
-    "usage: rrtcp serve [-p] [-c file] [-w dir] [-o key.path=value]...\n"
-    "       rrtcp -v | --version\n";
+
 
 static struct {
 	struct rr_config	*cfg;
@@ -52,16 +52,14 @@ static struct {
 	int64_t			 started_ms;
 	int			 pidfile;	/* -p: .pid in the work dir */
 	int			 running;	/* reactor threads started */
+	struct config_opts	 opts;		/* for SIGHUP: the same -c, -w, -o */
+	const char		*file;
+	struct rr_config	*old_cfgs[64];	/* kept alive: reactors point in */
+	int			 nold;
 } S;
 
 static _Atomic int reactors_drained;
 
-static void
-usage(void)
-{
-	fputs(usage_text, stderr);
-	exit(2);
-}
 
 static void
 on_config_report(void *arg, enum config_level level, const char *text)
@@ -137,6 +135,219 @@ begin_shutdown(const char *signame)
 	ev_timer_arm(S.control, &S.stop_timer, 0);
 }
 
+/* --- SIGHUP: reload ---------------------------------------------------------- */
+
+static void
+on_reload_report(void *arg, enum config_level level, const char *text)
+{
+	char q[LOG_QMAX];
+
+	log_emit(level == CONFIG_ERROR ? LOG_ERROR : level == CONFIG_WARN ?
+	    LOG_WARN : LOG_INFO, "config", "detail=%s",
+	    log_q(q, sizeof(q), text, strlen(text)));
+}
+
+static int
+servers_differ(const struct rr_config *a, const struct rr_config *b)
+{
+	if (a->nservers != b->nservers || a->reactors != b->reactors)
+		return 1;
+	for (size_t i = 0; i < a->nservers; i++) {
+		const struct rr_server_conf *x = &a->servers[i], *y = &b->servers[i];
+		if (strcmp(x->name, y->name) != 0 || strcmp(x->addr, y->addr) != 0 ||
+		    x->delim_len != y->delim_len ||
+		    memcmp(x->delim, y->delim, x->delim_len) != 0 ||
+		    x->max_message_size != y->max_message_size)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Validated with the same code as startup; on error the old config keeps
+ * serving.  Pool settings and the worker command take effect through a
+ * reset; listeners and per-connection limits stay as they are until restart.
+ */
+static void
+reload_config(void)
+{
+	struct rr_config *cfg;
+	enum log_level lvl = LOG_INFO;
+	char err[256];
+
+	if (S.stopping)
+		return;
+	if (S.nold == (int)(sizeof(S.old_cfgs) / sizeof(S.old_cfgs[0]))) {
+		log_error("reload refused", "reason=\"too many reloads; restart "
+		    "rrtcp\"");
+		return;
+	}
+	if ((cfg = config_load(S.file, &S.opts, on_reload_report, NULL)) ==
+	    NULL) {
+		log_error("reload failed, keeping the running configuration",
+		    "file=%s", S.file);
+		return;
+	}
+	if (servers_differ(S.cfg, cfg))
+		log_warn("tcp.servers or tcp.reactors changed; restart rrtcp to "
+		    "apply them", "file=%s", S.file);
+	if (cfg->log_level != NULL && log_parse_level(cfg->log_level, &lvl) == 0)
+		log_setup(lvl, cfg->log_encoding != NULL &&
+		    strcmp(cfg->log_encoding, "json") == 0);
+	if (pool_reconfigure(cfg, err, sizeof(err)) == -1) {
+		log_error("reload failed", "reason=\"%s\"", err);
+		config_free(cfg);
+		return;
+	}
+	S.old_cfgs[S.nold++] = S.cfg;
+	S.cfg = cfg;
+	log_info("configuration reloaded", "file=%s workers=%u", S.file,
+	    cfg->pool.num_workers);
+}
+
+/* --- RPC methods (PROTOCOL.md 5.3) ----------------------------------------- */
+
+static const char *const plugins[] = { "tcp" };
+
+static int
+want_plugin(const struct rpc_arg *arg)
+{
+	return arg->is_string && strcmp(arg->s, "tcp") == 0;
+}
+
+static int
+m_tcp_close(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
+    char *err, size_t errlen)
+{
+	if (!arg->is_string) {
+		snprintf(err, errlen, "tcp.Close: the argument is a uuid string");
+		return -1;
+	}
+	/* RR replies true whether or not the uuid is known (4.8). */
+	if (arg->slen == NET_UUIDLEN)
+		for (int i = 0; i < S.nreactors; i++)
+			reactor_close_uuid(&S.reactors[i], arg->s);
+	out->type = RV_BOOL;
+	out->b = 1;
+	return 0;
+}
+
+static int
+m_plugin_list(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
+    char *err, size_t errlen)
+{
+	out->type = RV_STRINGS;
+	out->strs = plugins;
+	out->nstrs = 1;
+	return 0;
+}
+
+static int
+m_informer_workers(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
+    char *err, size_t errlen)
+{
+	static struct rpc_worker_state states[1024];
+
+	out->type = RV_WORKERS;
+	out->workers = states;
+	/* An unknown plugin gets an empty list, never null (Q17). */
+	out->nworkers = want_plugin(arg) ? pool_snapshot(states, 1024) : 0;
+	return 0;
+}
+
+static int
+m_informer_jobs(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
+    char *err, size_t errlen)
+{
+	out->type = RV_NULL;
+	return 0;
+}
+
+static int
+m_add_remove(const struct rpc_arg *arg, struct rpc_value *out, char *err,
+    size_t errlen, void (*fn)(void))
+{
+	if (!want_plugin(arg)) {
+		snprintf(err, errlen, "plugin does not support workers "
+		    "management: %s", arg->is_string ? arg->s : "");
+		return -1;
+	}
+	fn();
+	out->type = RV_BOOL;
+	out->b = 0;	/* what RR replies */
+	return 0;
+}
+
+static int
+m_add_worker(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
+    char *err, size_t errlen)
+{
+	return m_add_remove(arg, out, err, errlen, pool_add_worker);
+}
+
+static int
+m_remove_worker(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
+    char *err, size_t errlen)
+{
+	return m_add_remove(arg, out, err, errlen, pool_remove_worker);
+}
+
+static int
+m_reset(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
+    char *err, size_t errlen)
+{
+	if (!want_plugin(arg)) {
+		snprintf(err, errlen, "no such plugin: %s",
+		    arg->is_string ? arg->s : "");
+		return -1;
+	}
+	/* Asynchronous: a worker may call this from inside an event (Q25). */
+	pool_reset("resetter.Reset");
+	out->type = RV_BOOL;
+	out->b = 1;
+	return 0;
+}
+
+static int
+m_version(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
+    char *err, size_t errlen)
+{
+	out->type = RV_STRING;
+	out->s = RRTCP_VERSION;
+	return 0;
+}
+
+static const struct rpc_method rpc_methods[] = {
+	{ "tcp.Close", m_tcp_close },
+	{ "informer.List", m_plugin_list },
+	{ "informer.Workers", m_informer_workers },
+	{ "informer.Jobs", m_informer_jobs },
+	{ "informer.AddWorker", m_add_worker },
+	{ "informer.RemoveWorker", m_remove_worker },
+	{ "resetter.List", m_plugin_list },
+	{ "resetter.Reset", m_reset },
+	{ "rpc.Version", m_version },
+};
+
+static void
+start_rpc(void)
+{
+	char err[256];
+
+	if (S.cfg->rpc_listen == NULL)
+		return;
+	if (!rpc_addr_is_local(S.cfg->rpc_listen))
+		log_warn("rpc.listen is not a loopback or unix address; RPC has "
+		    "no authentication", "addr=%s", S.cfg->rpc_listen);
+	if (rpc_serve(S.control, S.cfg->rpc_listen, rpc_methods,
+	    sizeof(rpc_methods) / sizeof(rpc_methods[0]), NULL, err,
+	    sizeof(err)) == -1) {
+		log_error("startup failed", "reason=\"%s\"", err);
+		exit(1);
+	}
+	log_info("rpc listening", "addr=%s", S.cfg->rpc_listen);
+}
+
 static void
 on_signal(struct ev *loop, struct ev_io *io, uint32_t events)
 {
@@ -157,6 +368,13 @@ on_signal(struct ev *loop, struct ev_io *io, uint32_t events)
 				_exit(1);
 			}
 			begin_shutdown(name);
+			break;
+		case SIGHUP:
+			reload_config();
+			break;
+		case SIGUSR2:
+			if (!S.stopping)
+				pool_reset("SIGUSR2");
 			break;
 		case SIGUSR1:
 			if (log_reopen() == -1)
@@ -292,14 +510,17 @@ cmd_serve(int argc, char **argv)
 	enum log_level lvl = LOG_INFO;
 	sigset_t mask;
 	char err[256];
-	int ch, sfd;
+	int ch, sfd, check_only = 0;
 	unsigned nreactors;
 
 	S.started_ms = ev_clock_ms();
-	while ((ch = getopt(argc, argv, "pc:w:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "ptc:w:o:")) != -1) {
 		switch (ch) {
 		case 'p':
 			S.pidfile = 1;
+			break;
+		case 't':
+			check_only = 1;
 			break;
 		case 'c':
 			file = optarg;
@@ -323,9 +544,12 @@ cmd_serve(int argc, char **argv)
 	opts.workdir = workdir;
 	opts.overrides = overrides;
 	opts.noverrides = noverrides;
+	if (check_only)
+		return cli_check(file, &opts);
 	if ((S.cfg = config_load(file, &opts, on_config_report, NULL)) == NULL)
 		exit(2);
-	free(overrides);
+	S.file = file;
+	S.opts = opts;		/* overrides stay allocated for SIGHUP */
 	if (S.cfg->log_level != NULL &&
 	    log_parse_level(S.cfg->log_level, &lvl) == -1)
 		lvl = LOG_INFO;
@@ -364,6 +588,7 @@ cmd_serve(int argc, char **argv)
 			fatalx(1, "cannot create reactor %d", i);
 	reactor_drained_hook = on_reactor_drained;
 	open_listeners();
+	start_rpc();
 	if (pool_start(S.control, S.cfg, relay_on_worker_io, on_pool_ready,
 	    err, sizeof(err)) == -1) {
 		char q[LOG_QMAX];
@@ -377,7 +602,11 @@ cmd_serve(int argc, char **argv)
 	ev_run(S.control);
 	if (S.pidfile)
 		unlink(PIDFILE);
+	rpc_close();
 	config_free(S.cfg);
+	for (int i = 0; i < S.nold; i++)
+		config_free(S.old_cfgs[i]);
+	free(overrides);
 	ev_free(S.control);
 	return S.exit_code;
 }
@@ -392,6 +621,14 @@ main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return cli_main(CLI_CHECK, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "workers") == 0)
+		return cli_main(CLI_WORKERS, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "reset") == 0)
+		return cli_main(CLI_RESET, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "stop") == 0)
+		return cli_main(CLI_STOP, argc - 1, argv + 1);
 	usage();
 	return 2;
 }
