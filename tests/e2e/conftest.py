@@ -11,6 +11,7 @@ Every test runs under a process deadline (SIGALRM), 30 s by default, or
 """
 
 import os
+import re
 import signal
 
 import pytest
@@ -55,6 +56,11 @@ def events(tmp_path):
     return harness.Events(tmp_path / "events.jsonl")
 
 
+SANITIZER_REPORT = re.compile(
+    r"(WARNING: ThreadSanitizer|ERROR: AddressSanitizer|"
+    r"ERROR: LeakSanitizer|runtime error: )")
+
+
 @pytest.fixture
 def spawn(tmp_path):
     procs = []
@@ -70,6 +76,12 @@ def spawn(tmp_path):
     for p in procs:
         p.cleanup()
         print(p.dump())
+    # Under SANITIZE builds a report anywhere in the server's output fails
+    # the test that produced it, whatever the test itself checked.
+    for p in procs:
+        for line in p.lines:
+            if SANITIZER_REPORT.search(line):
+                pytest.fail("sanitizer report from rrtcp: %s" % line)
 
 
 @pytest.fixture
