@@ -92,8 +92,13 @@ $(BUILD)/test_%: tests/test_%.c $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags criterion) -o $@ $^ \
 	    $(ALL_LDFLAGS) $(LIBS) $(shell pkg-config --libs criterion)
 
-unit: $(UNIT)
+unit: $(UNIT) $(BUILD)/fake_worker
 	@set -e; for t in $(UNIT); do echo "== $$t"; $$t --jobs 2; done
+
+# A goridge worker in C for the pool and relay tests (they find it next
+# to their own binary).
+$(BUILD)/fake_worker: tests/fake_worker.c $(BUILD)/frame.o $(BUILD)/json.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 
 $(BUILD)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) $(LIBS)

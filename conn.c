@@ -853,5 +853,6 @@ reactor_join(struct rr_reactor *r)
 	free(r->r_scratch);
 	free(r->r_close_uuids);
 	pthread_mutex_destroy(&r->r_cmd_mtx);
+	pool_unregister_loop(r->r_loop);
 	ev_free(r->r_loop);
 }

@@ -144,7 +144,7 @@ worker_unref(struct rr_worker *w)
 	/* Reused only after every loop finished the batch it is in now: a
 	 * stale event from that batch may still look at this struct. */
 	for (int i = 0; i < P.nloops; i++)
-		w->w_freed_at[i] = ev_iterations(P.loops[i]);
+		w->w_freed_at[i] = P.loops[i] ? ev_iterations(P.loops[i]) : 0;
 	w->w_freed_at[P.nloops] = ev_iterations(P.control);
 	pthread_mutex_lock(&free_mtx);
 	w->w_next = free_list;
@@ -156,7 +156,8 @@ static int
 grace_over(const struct rr_worker *w)
 {
 	for (int i = 0; i < P.nloops; i++)
-		if (ev_iterations(P.loops[i]) <= w->w_freed_at[i])
+		if (P.loops[i] != NULL &&
+		    ev_iterations(P.loops[i]) <= w->w_freed_at[i])
 			return 0;
 	return ev_iterations(P.control) > w->w_freed_at[P.nloops];
 }
@@ -497,8 +498,8 @@ notify_waiters(void)
 	if (atomic_load_explicit(&P.nwaiting, memory_order_relaxed) == 0)
 		return;
 	for (int i = 0; i < P.nloops; i++)
-		if (atomic_load_explicit(P.loop_waiting[i],
-		    memory_order_relaxed) > 0)
+		if (P.loops[i] != NULL && atomic_load_explicit(
+		    P.loop_waiting[i], memory_order_relaxed) > 0)
 			ev_wake(P.loops[i]);
 }
 
@@ -509,6 +510,16 @@ pool_register_loop(struct ev *loop, _Atomic int *waiting)
 		P.loops[P.nloops] = loop;
 		P.loop_waiting[P.nloops++] = waiting;
 	}
+}
+
+void
+pool_unregister_loop(struct ev *loop)
+{
+	/* The slot stays (w_freed_at indexes by it); NULL counts as a loop
+	 * that has moved past every batch. */
+	for (int i = 0; i < P.nloops; i++)
+		if (P.loops[i] == loop)
+			P.loops[i] = NULL;
 }
 
 void
@@ -1002,7 +1013,6 @@ pool_lease(struct ev *loop)
 
 	while ((w = ring_pop(&idle)) != NULL) {
 		struct ev *owner;
-		int stray;
 
 		struct ev *expected = NULL;
 
@@ -1027,11 +1037,15 @@ pool_lease(struct ev *loop)
 			atomic_store_explicit(&w->w_owner, loop,
 			    memory_order_release);
 			ev_attach(loop, &w->w_out_io, EPOLLIN | EPOLLET);
-			stray = 1;
-		} else
-			stray = atomic_exchange_explicit(&w->w_stray, 0,
-			    memory_order_acq_rel);
-		if (stray && pool_drain_stray(w, why, sizeof(why)) == -1) {
+		}
+		/*
+		 * Always look: output may sit in the pipe while its EPOLLIN is
+		 * still later in this loop's batch, and would then be read as
+		 * the answer to the request we are about to write.  It costs
+		 * one read() that says EAGAIN.
+		 */
+		atomic_store_explicit(&w->w_stray, 0, memory_order_relaxed);
+		if (pool_drain_stray(w, why, sizeof(why)) == -1) {
 			pool_retire(w, WS_ERRORED, 1, why);
 			continue;
 		}
@@ -1139,6 +1153,8 @@ pool_stop_all(int64_t kill_after_ms, void (*done_cb)(void))
 	for (struct rr_worker *w = P.all; w; w = w->w_next) {
 		if (w->w_phase == PH_HANDSHAKE) {
 			w->w_deliberate = 1;
+			ev_timer_cancel(P.control, &w->w_timer);
+			w->w_phase = PH_STOPPING;	/* not a failed start */
 			worker_kill(w);
 		} else if (w->w_phase == PH_RUNNING) {
 			atomic_store(&w->w_status, WS_STOPPING);
@@ -1189,6 +1205,8 @@ take_out_of_service(struct rr_worker *w, enum worker_status why,
 		w->w_deliberate = 1;
 		atomic_store(&w->w_dead, 1);
 		snprintf(w->w_reason, sizeof(w->w_reason), "%s", reason);
+		ev_timer_cancel(P.control, &w->w_timer);
+		w->w_phase = PH_STOPPING;	/* not a failed start */
 		worker_kill(w);
 		return 1;
 	}

@@ -135,6 +135,8 @@ int		 pool_ping(struct rr_worker *w);
 /* Waiter bookkeeping for the reactors (see conn.c). */
 void		 pool_register_loop(struct ev *loop, _Atomic int *waiting);
 void		 pool_waiting_add(int delta);
+/* Before a reactor's loop is freed (control thread, reactor joined). */
+void		 pool_unregister_loop(struct ev *loop);
 
 /* Graceful stop of every worker; done_cb runs when all have exited. */
 void		 pool_stop_all(int64_t kill_after_ms, void (*done_cb)(void));
