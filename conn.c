@@ -683,6 +683,13 @@ conn_uuid(const struct rr_conn *c)
 }
 
 void
+reactor_set_config(struct rr_reactor *r, const struct rr_config *cfg)
+{
+	atomic_store(&r->r_cfg_next, cfg);
+	ev_wake(r->r_loop);
+}
+
+void
 reactor_close_uuid(struct rr_reactor *r, const char *uuid)
 {
 	char (*p)[37];
@@ -739,6 +746,12 @@ on_wake(struct ev *loop, void *arg)
 	if (atomic_load(&stop_requested)) {
 		ev_stop(loop);
 		return;
+	}
+	{
+		const struct rr_config *next = atomic_exchange(&r->r_cfg_next,
+		    NULL);
+		if (next != NULL)
+			r->r_cfg = next;
 	}
 	if (atomic_load(&drain_requested) && !r->r_draining)
 		start_draining(r);

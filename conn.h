@@ -85,7 +85,8 @@ struct rr_reactor {
 	int			 r_id;
 	struct ev		*r_loop;
 	pthread_t		 r_thread;
-	const struct rr_config	*r_cfg;
+	const struct rr_config	*r_cfg;		/* read by this thread only */
+	_Atomic(const struct rr_config *) r_cfg_next; /* set on reload */
 	struct rr_listener	*r_listeners;
 	int			 r_nlisteners;
 	struct conn_list	 r_conns;
@@ -116,6 +117,10 @@ void	reactor_stop(struct rr_reactor *r);
 void	reactor_join(struct rr_reactor *r);
 /* Set by rrtcp.c: called (any thread) when a reactor has no connection left. */
 extern void (*reactor_drained_hook)(void);
+
+/* Control thread, after SIGHUP: limits and timeouts of cfg apply from the
+ * reactor's next wake-up.  cfg must stay alive, and its servers equal. */
+void	reactor_set_config(struct rr_reactor *r, const struct rr_config *cfg);
 
 /* Any thread: close the connection with this uuid if it lives here (tcp.Close). */
 void	reactor_close_uuid(struct rr_reactor *r, const char *uuid);

@@ -53,7 +53,7 @@ static struct {
 	int			 pidfile;	/* -p: .pid in the work dir */
 	int			 running;	/* reactor threads started */
 	struct config_opts	 opts;		/* for SIGHUP: the same -c, -w, -o */
-	const char		*file;
+	char			*file;		/* absolute path of -c */
 	struct rr_config	*old_cfgs[64];	/* kept alive: reactors point in */
 	int			 nold;
 } S;
@@ -188,9 +188,30 @@ reload_config(void)
 		    "file=%s", S.file);
 		return;
 	}
-	if (servers_differ(S.cfg, cfg))
+	if (servers_differ(S.cfg, cfg)) {
+		/* Listeners stay; connections keep pointing at the old
+		 * server entries, so the new config cannot replace them. */
 		log_warn("tcp.servers or tcp.reactors changed; restart rrtcp to "
-		    "apply them", "file=%s", S.file);
+		    "apply them (nothing else was reloaded)", "file=%s", S.file);
+		config_free(cfg);
+		return;
+	}
+	if ((S.cfg->rpc_listen == NULL) != (cfg->rpc_listen == NULL) ||
+	    (cfg->rpc_listen != NULL &&
+	    strcmp(S.cfg->rpc_listen, cfg->rpc_listen) != 0)) {
+		/* The socket does not move; workers must keep the address
+		 * that answers. */
+		log_warn("rpc.listen changed; restart rrtcp to apply it",
+		    "file=%s", S.file);
+		free(cfg->rpc_listen);
+		cfg->rpc_listen = S.cfg->rpc_listen ?
+		    strdup(S.cfg->rpc_listen) : NULL;
+	}
+	if (cfg->log_output != NULL && (S.cfg->log_output == NULL ||
+	    strcmp(cfg->log_output, S.cfg->log_output) != 0) &&
+	    log_open(cfg->log_output) == -1)
+		log_error("cannot open the new logs.output, keeping the old one",
+		    "path=%s error=%s", cfg->log_output, strerror(errno));
 	if (cfg->log_level != NULL && log_parse_level(cfg->log_level, &lvl) == 0)
 		log_setup(lvl, cfg->log_encoding != NULL &&
 		    strcmp(cfg->log_encoding, "json") == 0);
@@ -201,6 +222,8 @@ reload_config(void)
 	}
 	S.old_cfgs[S.nold++] = S.cfg;
 	S.cfg = cfg;
+	for (int i = 0; i < S.nreactors; i++)
+		reactor_set_config(&S.reactors[i], cfg);
 	log_info("configuration reloaded", "file=%s workers=%u", S.file,
 	    cfg->pool.num_workers);
 }
@@ -345,7 +368,6 @@ start_rpc(void)
 		log_error("startup failed", "reason=\"%s\"", err);
 		exit(1);
 	}
-	log_info("rpc listening", "addr=%s", S.cfg->rpc_listen);
 }
 
 static void
@@ -365,6 +387,8 @@ on_signal(struct ev *loop, struct ev_io *io, uint32_t events)
 				log_warn("second signal, exiting now",
 				    "signal=%s", name);
 				pool_kill_all();
+				if (S.pidfile)
+					unlink(PIDFILE);
 				_exit(1);
 			}
 			begin_shutdown(name);
@@ -511,6 +535,7 @@ cmd_serve(int argc, char **argv)
 	sigset_t mask;
 	char err[256];
 	int ch, sfd, check_only = 0;
+	char *abs_workdir = NULL;
 	unsigned nreactors;
 
 	S.started_ms = ev_clock_ms();
@@ -541,6 +566,9 @@ cmd_serve(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* Absolute, so a SIGHUP reload after chdir finds the same dir. */
+	if (workdir != NULL && (abs_workdir = realpath(workdir, NULL)) != NULL)
+		workdir = abs_workdir;
 	opts.workdir = workdir;
 	opts.overrides = overrides;
 	opts.noverrides = noverrides;
@@ -548,7 +576,10 @@ cmd_serve(int argc, char **argv)
 		return cli_check(file, &opts);
 	if ((S.cfg = config_load(file, &opts, on_config_report, NULL)) == NULL)
 		exit(2);
-	S.file = file;
+	/* SIGHUP reopens the file after we entered the work dir. */
+	S.file = realpath(file, NULL);
+	if (S.file == NULL)
+		S.file = strdup(file);
 	S.opts = opts;		/* overrides stay allocated for SIGHUP */
 	if (S.cfg->log_level != NULL &&
 	    log_parse_level(S.cfg->log_level, &lvl) == -1)
@@ -606,6 +637,8 @@ cmd_serve(int argc, char **argv)
 	config_free(S.cfg);
 	for (int i = 0; i < S.nold; i++)
 		config_free(S.old_cfgs[i]);
+	free(S.file);
+	free(abs_workdir);
 	free(overrides);
 	ev_free(S.control);
 	return S.exit_code;
