@@ -197,6 +197,29 @@ conn_read(struct rr_conn *c)
 	return errno == EAGAIN ? -1 : -2;
 }
 
+/*
+ * memmem() sets up a two-way search on every call, which costs more than the
+ * search itself for a 1-4 byte delimiter in a short message; memchr() for
+ * the first byte and a compare of the rest is what a line protocol needs.
+ */
+static const uint8_t *
+find_delim(const uint8_t *p, size_t n, const char *delim, size_t dlen)
+{
+	const uint8_t *end = p + n;
+
+	while (n >= dlen) {
+		const uint8_t *hit = memchr(p, (uint8_t)delim[0], n - dlen + 1);
+
+		if (hit == NULL)
+			return NULL;
+		if (memcmp(hit + 1, delim + 1, dlen - 1) == 0)
+			return hit;
+		p = hit + 1;
+		n = (size_t)(end - p);
+	}
+	return NULL;
+}
+
 /* Finds the next delimited message; sets c_msglen and returns 1, or 0. */
 static int
 conn_find_message(struct rr_conn *c)
@@ -207,7 +230,7 @@ conn_find_message(struct rr_conn *c)
 
 	if (len < srv->delim_len)
 		return 0;
-	hit = memmem(p + c->c_scan, len - c->c_scan, srv->delim,
+	hit = find_delim(p + c->c_scan, len - c->c_scan, srv->delim,
 	    srv->delim_len);
 	if (hit == NULL) {
 		/* Resume where a delimiter split over two reads can start. */
@@ -347,9 +370,34 @@ serve_waiters(struct rr_reactor *r)
 		if ((w = pool_lease(r->r_loop)) == NULL)
 			return;
 		waitq_remove(c);
-		ev_timer_cancel(r->r_loop, &c->c_timer);
 		conn_start_exec(c, w);
 	}
+}
+
+/*
+ * Every waiter of a reactor waits allocate_timeout, so the queue is in
+ * deadline order and one timer for its head covers all of them.
+ */
+static void
+on_wait_timer(struct ev *loop, struct ev_timer *t)
+{
+	struct rr_reactor *r = t->arg;
+	struct rr_conn *c;
+	char why[128];
+
+	while ((c = TAILQ_FIRST(&r->r_waitq)) != NULL &&
+	    c->c_wait_until <= ev_now(loop)) {
+		waitq_remove(c);
+		snprintf(why, sizeof(why), "no free worker within "
+		    "allocate_timeout (%lldms) for %s",
+		    (long long)r->r_cfg->pool.allocate_timeout_ms,
+		    conn_event_str(c->c_event));
+		c->c_state = CONN_IDLE;
+		pool_note_starved();
+		conn_exec_failed(c, why);
+	}
+	if ((c = TAILQ_FIRST(&r->r_waitq)) != NULL)
+		ev_timer_arm(loop, t, c->c_wait_until - ev_now(loop));
 }
 
 static void
@@ -359,16 +407,7 @@ on_conn_timer(struct ev *loop, struct ev_timer *t)
 	const struct rr_config *cfg = c->c_r->r_cfg;
 	char why[128];
 
-	if (c->c_state == CONN_WAITING) {
-		waitq_remove(c);
-		snprintf(why, sizeof(why), "no free worker within "
-		    "allocate_timeout (%lldms) for %s",
-		    (long long)cfg->pool.allocate_timeout_ms,
-		    conn_event_str(c->c_event));
-		c->c_state = CONN_IDLE;
-		pool_note_starved();
-		conn_exec_failed(c, why);
-	} else if (c->c_state == CONN_EXEC && c->c_worker != NULL) {
+	if (c->c_state == CONN_EXEC && c->c_worker != NULL) {
 		struct rr_worker *w = c->c_worker;
 		int is_close = c->c_event == CEV_CLOSE;
 
@@ -430,8 +469,10 @@ conn_dispatch(struct rr_conn *c, enum conn_event ev)
 	/* seq_cst: publish "someone waits" before looking at the ring again,
 	 * so a worker released meanwhile is not missed (pool.c). */
 	pool_waiting_add(1);
-	ev_timer_arm(r->r_loop, &c->c_timer,
-	    r->r_cfg->pool.allocate_timeout_ms);
+	c->c_wait_until = ev_now(r->r_loop) + r->r_cfg->pool.allocate_timeout_ms;
+	if (!ev_timer_armed(&r->r_wait_timer))
+		ev_timer_arm(r->r_loop, &r->r_wait_timer,
+		    r->r_cfg->pool.allocate_timeout_ms);
 	serve_waiters(r);
 }
 
@@ -489,7 +530,6 @@ conn_exec_done(struct rr_conn *c, struct rr_worker *w)
 		/* Hand it straight to the oldest local waiter, if any. */
 		if (next != NULL) {
 			waitq_remove(next);
-			ev_timer_cancel(loop, &next->c_timer);
 			atomic_store(&w->w_status, WS_WORKING);
 			conn_start_exec(next, w);
 		} else
@@ -770,6 +810,7 @@ reactor_init(struct rr_reactor *r, int id, const struct rr_config *cfg)
 	TAILQ_INIT(&r->r_conns);
 	TAILQ_INIT(&r->r_waitq);
 	TAILQ_INIT(&r->r_garbage);
+	ev_timer_init(&r->r_wait_timer, on_wait_timer, r);
 	pthread_mutex_init(&r->r_cmd_mtx, NULL);
 	for (size_t i = 0; i < cfg->nservers; i++)
 		if (strlen(cfg->servers[i].name) > longest)

@@ -57,7 +57,8 @@ struct rr_conn {
 	size_t			 c_msglen;	/* bytes of c_in in the DATA in flight */
 	size_t			 c_scan;	/* delimiter search resumes here */
 	struct rr_buf		 c_out;		/* reply bytes the socket did not take */
-	struct ev_timer		 c_timer;	/* allocate_timeout, exec_ttl, close_timeout */
+	struct ev_timer		 c_timer;	/* exec_ttl, close_timeout */
+	int64_t			 c_wait_until;	/* allocate_timeout deadline while waiting */
 	TAILQ_ENTRY(rr_conn)	 c_wait;	/* reactor wait queue */
 	TAILQ_ENTRY(rr_conn)	 c_link;	/* all connections of the reactor */
 	unsigned		 c_readable:1;	/* socket may have bytes (edge seen) */
@@ -90,7 +91,8 @@ struct rr_reactor {
 	struct rr_listener	*r_listeners;
 	int			 r_nlisteners;
 	struct conn_list	 r_conns;
-	struct conn_list	 r_waitq;	/* arrival order */
+	struct conn_list	 r_waitq;	/* arrival order = deadline order */
+	struct ev_timer		 r_wait_timer;	/* deadline of the oldest waiter */
 	struct conn_list	 r_garbage;	/* freed before sleeping */
 	_Atomic int		 r_waiting;	/* length of r_waitq, for the pool */
 	uint64_t		 r_nconns;
