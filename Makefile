@@ -45,7 +45,7 @@ UNIT	= $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 FUZZ	= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 REPLAY	= $(FUZZ:%=$(BUILD)/replay_%)
 
-.PHONY: all run deps test unit fuzz-replay php-test e2e manlint check \
+.PHONY: all run deps test unit fuzz-replay php-test e2e bench-test manlint check \
 	test-thread fuzz bench install uninstall clean
 
 all: $(BIN)
@@ -84,7 +84,11 @@ run: deps
 # --- tests ---------------------------------------------------------------
 
 test: deps
-	$(MAKE) unit fuzz-replay php-test e2e manlint
+	$(MAKE) unit fuzz-replay php-test e2e bench-test manlint
+
+# The bench kit's own tests (load generator counting, C worker vectors).
+bench-test:
+	$(MAKE) -C bench test
 
 check: test
 
