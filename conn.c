@@ -133,7 +133,7 @@ conn_write(struct rr_conn *c, const uint8_t *p, size_t n)
 				char why[96];
 				snprintf(why, sizeof(why), "write: %s",
 				    strerror(errno));
-				conn_close_socket(c, LOG_INFO, why);
+				conn_close_socket(c, LOG_DEBUG, why);
 				return;
 			}
 		}
@@ -158,7 +158,7 @@ conn_flush(struct rr_conn *c)
 		else {
 			char why[96];
 			snprintf(why, sizeof(why), "write: %s", strerror(errno));
-			conn_close_socket(c, LOG_INFO, why);
+			conn_close_socket(c, LOG_DEBUG, why);
 			return;
 		}
 	}
@@ -317,8 +317,9 @@ conn_advance(struct rr_conn *c)
 		{
 			char why[96];
 			snprintf(why, sizeof(why), "read: %s", strerror(errno));
-			/* The bytes never answered cannot be delivered. */
-			conn_close_socket(c, LOG_INFO, why);
+			/* A reset is the client's business: debug, like any
+			 * per-connection event. */
+			conn_close_socket(c, LOG_DEBUG, why);
 		}
 	}
 }
@@ -347,12 +348,58 @@ conn_on_io(struct ev *loop, struct ev_io *io, uint32_t events)
 
 /* --- dispatching events to workers ---------------------------------------- */
 
+/*
+ * Fair across reactors: every waiting event takes a ticket from one counter,
+ * and an idle worker goes to the reactor whose oldest waiter holds the
+ * smallest ticket.  A reactor that would keep handing its own freed workers
+ * to its own queue otherwise starves the other's connections.
+ */
+static _Atomic uint64_t	 next_ticket;
+static struct rr_reactor *all_reactors[64];
+static _Atomic int	 nall_reactors;
+
+static int
+oldest_is_here(const struct rr_reactor *r)
+{
+	uint64_t mine = atomic_load(&r->r_head_ticket);
+	int n = atomic_load(&nall_reactors);
+
+	for (int i = 0; i < n; i++)
+		if (all_reactors[i] != r &&
+		    atomic_load(&all_reactors[i]->r_head_ticket) < mine)
+			return 0;
+	return 1;
+}
+
+static void
+set_head_ticket(struct rr_reactor *r)
+{
+	struct rr_conn *head = TAILQ_FIRST(&r->r_waitq);
+
+	atomic_store(&r->r_head_ticket, head ? head->c_ticket : UINT64_MAX);
+}
+
+static void
+waitq_insert(struct rr_conn *c)
+{
+	struct rr_reactor *r = c->c_r;
+
+	c->c_ticket = atomic_fetch_add(&next_ticket, 1);
+	TAILQ_INSERT_TAIL(&r->r_waitq, c, c_wait);
+	set_head_ticket(r);
+	atomic_fetch_add_explicit(&r->r_waiting, 1, memory_order_relaxed);
+	/* seq_cst: publish "someone waits" before looking at the ring again,
+	 * so a worker released meanwhile is not missed (pool.c). */
+	pool_waiting_add(1);
+}
+
 static void
 waitq_remove(struct rr_conn *c)
 {
 	struct rr_reactor *r = c->c_r;
 
 	TAILQ_REMOVE(&r->r_waitq, c, c_wait);
+	set_head_ticket(r);
 	atomic_fetch_sub_explicit(&r->r_waiting, 1, memory_order_relaxed);
 	pool_waiting_add(-1);
 }
@@ -366,7 +413,7 @@ serve_waiters(struct rr_reactor *r)
 	struct rr_conn *c;
 	struct rr_worker *w;
 
-	while ((c = TAILQ_FIRST(&r->r_waitq)) != NULL) {
+	while ((c = TAILQ_FIRST(&r->r_waitq)) != NULL && oldest_is_here(r)) {
 		if ((w = pool_lease(r->r_loop)) == NULL)
 			return;
 		waitq_remove(c);
@@ -385,8 +432,11 @@ on_wait_timer(struct ev *loop, struct ev_timer *t)
 	struct rr_conn *c;
 	char why[128];
 
+	int expired = 0;
+
 	while ((c = TAILQ_FIRST(&r->r_waitq)) != NULL &&
 	    c->c_wait_until <= ev_now(loop)) {
+		expired = 1;
 		waitq_remove(c);
 		snprintf(why, sizeof(why), "no free worker within "
 		    "allocate_timeout (%lldms) for %s",
@@ -398,6 +448,9 @@ on_wait_timer(struct ev *loop, struct ev_timer *t)
 	}
 	if ((c = TAILQ_FIRST(&r->r_waitq)) != NULL)
 		ev_timer_arm(loop, t, c->c_wait_until - ev_now(loop));
+	/* Another reactor may hold the oldest waiter now. */
+	if (expired)
+		pool_kick();
 }
 
 static void
@@ -458,17 +511,14 @@ conn_dispatch(struct rr_conn *c, enum conn_event ev)
 		c->c_counted = 1;
 	}
 	c->c_event = ev;
-	/* Arrival order: nobody overtakes an event that already waits. */
-	if (TAILQ_EMPTY(&r->r_waitq) && (w = pool_lease(r->r_loop)) != NULL) {
+	/* Arrival order: nobody overtakes an event that already waits, here
+	 * or on another reactor. */
+	if (pool_waiting_total() == 0 && (w = pool_lease(r->r_loop)) != NULL) {
 		conn_start_exec(c, w);
 		return;
 	}
 	c->c_state = CONN_WAITING;
-	TAILQ_INSERT_TAIL(&r->r_waitq, c, c_wait);
-	atomic_fetch_add_explicit(&r->r_waiting, 1, memory_order_relaxed);
-	/* seq_cst: publish "someone waits" before looking at the ring again,
-	 * so a worker released meanwhile is not missed (pool.c). */
-	pool_waiting_add(1);
+	waitq_insert(c);
 	c->c_wait_until = ev_now(r->r_loop) + r->r_cfg->pool.allocate_timeout_ms;
 	if (!ev_timer_armed(&r->r_wait_timer))
 		ev_timer_arm(r->r_loop, &r->r_wait_timer,
@@ -527,8 +577,9 @@ conn_exec_done(struct rr_conn *c, struct rr_worker *w)
 		struct rr_reactor *wr = ev_data(loop);
 		struct rr_conn *next = TAILQ_FIRST(&wr->r_waitq);
 
-		/* Hand it straight to the oldest local waiter, if any. */
-		if (next != NULL) {
+		/* Straight to the local head if it is the oldest waiter
+		 * anywhere; else through the ring to whoever is. */
+		if (next != NULL && oldest_is_here(wr)) {
 			waitq_remove(next);
 			atomic_store(&w->w_status, WS_WORKING);
 			conn_start_exec(next, w);
@@ -628,7 +679,8 @@ conn_new(struct rr_listener *l, int fd, struct sockaddr_storage *ss,
 	r->r_nconns++;
 	log_debug("connection accepted", "conn=%llu server=%s remote=%s uuid=%s",
 	    cid(c), srv->name, addr, uuid);
-	c->c_readable = 1;	/* bytes may have come with the handshake */
+	/* Not readable yet: epoll_ctl ADD reports bytes that are already
+	 * there, and an idle connection then never allocates c_in. */
 	conn_dispatch(c, CEV_CONNECTED);
 }
 
@@ -811,6 +863,9 @@ reactor_init(struct rr_reactor *r, int id, const struct rr_config *cfg)
 	TAILQ_INIT(&r->r_waitq);
 	TAILQ_INIT(&r->r_garbage);
 	ev_timer_init(&r->r_wait_timer, on_wait_timer, r);
+	atomic_store(&r->r_head_ticket, UINT64_MAX);
+	if (atomic_load(&nall_reactors) < 64)
+		all_reactors[atomic_fetch_add(&nall_reactors, 1)] = r;
 	pthread_mutex_init(&r->r_cmd_mtx, NULL);
 	for (size_t i = 0; i < cfg->nservers; i++)
 		if (strlen(cfg->servers[i].name) > longest)

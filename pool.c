@@ -82,6 +82,7 @@ static struct {
 	void			(*stopped_cb)(void);
 	int			 failures;	/* consecutive failed spawns */
 	int			 backoff_done;	/* the backoff timer allowed one spawn */
+	int			 warned_pidfd;
 	struct ev_timer		 respawn_timer;
 	struct ev_timer		 watch_timer;	/* supervisor */
 	struct ev_timer		 shrink_timer;	/* dynamic allocator */
@@ -372,6 +373,12 @@ worker_spawn(char *why, size_t whylen)
 	if (w->w_pidfd != -1)
 		ev_add(P.control, &w->w_pidfd_io, w->w_pidfd, EPOLLIN,
 		    on_pidfd, w);
+	else if (!P.warned_pidfd) {
+		/* Old kernels, valgrind, seccomp: fall back to SIGCHLD. */
+		P.warned_pidfd = 1;
+		log_info("pidfd_open unavailable, reaping workers on SIGCHLD",
+		    "error=\"%s\"", strerror(errno));
+	}
 	w->w_out_io.fd = w->w_out;
 	ev_attach(P.control, &w->w_out_io, EPOLLIN | EPOLLET);
 	ev_timer_arm(P.control, &w->w_timer, P.cfg->pool.allocate_timeout_ms);
@@ -501,6 +508,18 @@ notify_waiters(void)
 		if (P.loops[i] != NULL && atomic_load_explicit(
 		    P.loop_waiting[i], memory_order_relaxed) > 0)
 			ev_wake(P.loops[i]);
+}
+
+int
+pool_waiting_total(void)
+{
+	return atomic_load_explicit(&P.nwaiting, memory_order_seq_cst);
+}
+
+void
+pool_kick(void)
+{
+	notify_waiters();
 }
 
 void
@@ -837,9 +856,11 @@ worker_exited(struct rr_worker *w, int status)
 		    w->w_reason[0] ? log_q(q, sizeof(q), w->w_reason,
 		    strlen(w->w_reason)) : "");
 	}
-	ev_del(P.control, &w->w_pidfd_io);
-	close(w->w_pidfd);
-	w->w_pidfd = -1;
+	if (w->w_pidfd != -1) {
+		ev_del(P.control, &w->w_pidfd_io);
+		close(w->w_pidfd);
+		w->w_pidfd = -1;
+	}
 	if (w->w_err != -1) {
 		ev_del(P.control, &w->w_err_io);
 		close(w->w_err);
@@ -861,6 +882,29 @@ worker_exited(struct rr_worker *w, int status)
 		return;
 	}
 	spawn_worker();
+}
+
+void
+pool_reap(void)
+{
+	int again = 1;
+
+	/* Only workers without a pidfd: the others are reaped in on_pidfd.
+	 * worker_exited() edits the list, so scan again after each one. */
+	while (again) {
+		again = 0;
+		for (struct rr_worker *w = P.all; w; w = w->w_next) {
+			int status;
+
+			if (w->w_pidfd != -1 || w->w_phase == PH_EXITED)
+				continue;
+			if (waitpid(w->w_pid, &status, WNOHANG) == w->w_pid) {
+				worker_exited(w, status);
+				again = 1;
+				break;
+			}
+		}
+	}
 }
 
 static void

@@ -84,8 +84,6 @@ struct rr_worker {
 
 /* Called on the reactor that holds w: EPOLLIN for stdout, EPOLLOUT for stdin. */
 typedef void pool_io_fn(struct ev *loop, struct rr_worker *w, uint32_t events);
-/* Called (any thread) when workers became idle and someone is waiting. */
-typedef void pool_idle_fn(void);
 
 /*
  * Spawns num_workers workers from the control loop.  Their handshakes run in
@@ -135,6 +133,10 @@ int		 pool_ping(struct rr_worker *w);
 /* Waiter bookkeeping for the reactors (see conn.c). */
 void		 pool_register_loop(struct ev *loop, _Atomic int *waiting);
 void		 pool_waiting_add(int delta);
+/* Events waiting for a worker on all reactors. */
+int		 pool_waiting_total(void);
+/* Wakes the reactors that have waiters (an idle worker may be theirs). */
+void		 pool_kick(void);
 /* Before a reactor's loop is freed (control thread, reactor joined). */
 void		 pool_unregister_loop(struct ev *loop);
 
@@ -144,6 +146,8 @@ void		 pool_stop_all(int64_t kill_after_ms, void (*done_cb)(void));
 void		 pool_kill_all(void);
 
 int		 pool_size(void);	/* live workers */
+/* SIGCHLD: reaps the workers that have no pidfd. */
+void		 pool_reap(void);
 
 /* --- operating the pool: control thread only --------------------------- */
 

@@ -393,6 +393,9 @@ on_signal(struct ev *loop, struct ev_io *io, uint32_t events)
 			}
 			begin_shutdown(name);
 			break;
+		case SIGCHLD:
+			pool_reap();
+			break;
 		case SIGHUP:
 			reload_config();
 			break;
@@ -602,6 +605,7 @@ cmd_serve(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
