@@ -83,6 +83,7 @@ static struct {
 	int			 failures;	/* consecutive failed spawns */
 	int			 backoff_done;	/* the backoff timer allowed one spawn */
 	int			 warned_pidfd;
+	unsigned		 gen;		/* worker generation, bumped by reload */
 	struct ev_timer		 respawn_timer;
 	struct ev_timer		 watch_timer;	/* supervisor */
 	struct ev_timer		 shrink_timer;	/* dynamic allocator */
@@ -123,6 +124,8 @@ pool_size(void)
 
 static void	spawn_worker(void);
 static void	worker_exited(struct rr_worker *w, int status);
+static int	take_out_of_service(struct rr_worker *w, enum worker_status why,
+		    const char *reason);
 
 static void
 worker_ref(struct rr_worker *w)
@@ -363,6 +366,7 @@ worker_spawn(char *why, size_t whylen)
 	w->w_spawned_ms = ev_now(P.control);
 	w->w_max_execs = jittered_max_jobs(P.cfg->pool.max_jobs);
 	w->w_phase = PH_HANDSHAKE;
+	w->w_gen = P.gen;
 	atomic_store(&w->w_refs, 1);	/* the process reference */
 	atomic_store(&w->w_owner, P.control);
 	w->w_next = P.all;
@@ -446,11 +450,46 @@ in_service(void)
 {
 	int n = 0;
 
+	/* Only the current generation: during a rolling reload the old
+	 * workers serve on but no longer count towards the pool's size. */
 	for (struct rr_worker *w = P.all; w; w = w->w_next)
 		if ((w->w_phase == PH_HANDSHAKE || w->w_phase == PH_RUNNING) &&
-		    !atomic_load(&w->w_dead))
+		    !atomic_load(&w->w_dead) && w->w_gen == P.gen)
 			n++;
 	return n;
+}
+
+/*
+ * Rolling reload: each worker of the new generation that passes its
+ * handshake retires one of the previous generation (an idle one first), and
+ * once the new generation is complete the rest go.  Capacity never drops.
+ */
+static void
+roll_over(void)
+{
+	int ready = 0, old = 0;
+	struct rr_worker *pick = NULL;
+
+	for (struct rr_worker *w = P.all; w; w = w->w_next) {
+		if (w->w_phase != PH_RUNNING || atomic_load(&w->w_dead))
+			continue;
+		if (w->w_gen == P.gen)
+			ready++;
+		else {
+			old++;
+			if (pick == NULL || atomic_load(&w->w_holder) == NULL)
+				pick = w;
+		}
+	}
+	if (old == 0)
+		return;
+	if (ready < P.target) {
+		take_out_of_service(pick, WS_STOPPING, "replaced by a reload");
+		return;
+	}
+	for (struct rr_worker *w = P.all; w; w = w->w_next)
+		if (w->w_gen != P.gen)
+			take_out_of_service(w, WS_STOPPING, "replaced by a reload");
 }
 
 static void
@@ -582,6 +621,7 @@ handshake_done(struct rr_worker *w, const char *fail)
 	worker_ref(w);		/* the idle ring's reference */
 	ring_push(&idle, w);
 	notify_waiters();
+	roll_over();
 	if (!P.booted && P.starting > 0 && --P.starting == 0) {
 		P.booted = 1;
 		P.ready_cb(1, NULL);
@@ -1331,7 +1371,10 @@ pool_reconfigure(const struct rr_config *cfg, char *err, size_t errlen)
 	if (cfg->pool.supervisor.enabled && cfg->pool.supervisor.watch_tick_ms > 0)
 		ev_timer_arm(P.control, &P.watch_timer,
 		    cfg->pool.supervisor.watch_tick_ms);
-	pool_reset("configuration reloaded");
+	P.gen++;
+	log_info("rolling reload of workers", "workers=%d", P.target);
+	P.failures = 0;
+	spawn_worker();
 	return 0;
 }
 

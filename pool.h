@@ -70,6 +70,7 @@ struct rr_worker {
 	int		 w_phase;	/* spawn/handshake/running/stopping */
 	int		 w_deliberate;	/* stopped on purpose: no replacement */
 	int		 w_retire;	/* 1 stop, 2 kill, 3 kill a bad idle worker */
+	unsigned	 w_gen;		/* pool generation at spawn (reloads) */
 	_Atomic int	 w_retire_status; /* why the control thread took it out */
 	struct ev_timer	 w_timer;	/* handshake timeout or kill fallback */
 	char		 w_errline[512]; /* partial stderr line */
@@ -159,7 +160,8 @@ void		 pool_add_worker(void);
 void		 pool_remove_worker(void);
 /* Replaces every worker; events meanwhile wait for the new ones. */
 void		 pool_reset(const char *why);
-/* Takes a reloaded config: new command, env and pool settings, then a reset. */
+/* Takes a reloaded config: new command, env and pool settings, applied by a
+ * rolling replacement of the workers (capacity never drops). */
 int		 pool_reconfigure(const struct rr_config *cfg, char *err,
 		    size_t errlen);
 /* Any thread: an event gave up waiting for a worker (dynamic allocator). */
