@@ -191,6 +191,26 @@ do_reset(const char *addr)
 	return 1;
 }
 
+/* kill(pid, 0) succeeds on a zombie; an exited process is not running. */
+static int
+is_running(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *fp;
+	size_t n;
+
+	if (kill(pid, 0) == -1)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return !(p != NULL && p[1] == ' ' && p[2] == 'Z');
+}
+
 static int
 do_stop(const struct rr_config *cfg, int force)
 {
@@ -219,11 +239,11 @@ do_stop(const struct rr_config *cfg, int force)
 		usleep(50000);
 		kill((pid_t)pid, SIGTERM);
 	}
-	while (kill((pid_t)pid, 0) == 0 && waited < limit) {
+	while (is_running((pid_t)pid) && waited < limit) {
 		usleep(50000);
 		waited += 50;
 	}
-	if (kill((pid_t)pid, 0) == 0) {
+	if (is_running((pid_t)pid)) {
 		fprintf(stderr, "rrtcp: stop: pid %ld still running\n", pid);
 		return 1;
 	}

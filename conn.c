@@ -498,7 +498,9 @@ conn_dispatch(struct rr_conn *c, enum conn_event ev)
 	struct rr_reactor *r = c->c_r;
 	struct rr_worker *w;
 
-	if (c->c_event == CEV_NONE && r->r_cfg->pool.max_queue_size > 0) {
+	/* CLOSE is owed to every connection (4.7): never refused here. */
+	if (c->c_event == CEV_NONE && ev != CEV_CLOSE &&
+	    r->r_cfg->pool.max_queue_size > 0) {
 		/* RR: this many events waiting or running already -> fail. */
 		if (atomic_fetch_add(&events_in_progress, 1) >=
 		    r->r_cfg->pool.max_queue_size) {
@@ -526,10 +528,23 @@ conn_dispatch(struct rr_conn *c, enum conn_event ev)
 	serve_waiters(r);
 }
 
+/* The event no longer counts against max_queue_size. */
+static void
+release_queue_slot(struct rr_conn *c)
+{
+	if (c->c_counted) {
+		atomic_fetch_sub(&events_in_progress, 1);
+		c->c_counted = 0;
+	}
+}
+
 void
 conn_on_reply(struct rr_conn *c, enum conn_reply kind, const uint8_t *body,
     size_t len)
 {
+	/* Before the client can see the answer and send again (RR frees the
+	 * slot when the worker call returns). */
+	release_queue_slot(c);
 	if (c->c_event == CEV_CLOSE)
 		return;		/* the answer to CLOSE is ignored (4.5) */
 	switch (kind) {
@@ -561,10 +576,7 @@ conn_event_over(struct rr_conn *c)
 	c->c_worker = NULL;
 	c->c_state = CONN_IDLE;
 	c->c_retries = 0;
-	if (c->c_counted) {
-		atomic_fetch_sub(&events_in_progress, 1);
-		c->c_counted = 0;
-	}
+	release_queue_slot(c);
 }
 
 void

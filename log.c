@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,9 @@
 
 #define LINE_MAX_LEN	4096
 
-static enum log_level	 min_level = LOG_INFO;
-static int		 json_mode;
+/* Changed by a reload on the control thread, read by every reactor. */
+static _Atomic int	 min_level = LOG_INFO;
+static _Atomic int	 json_mode;
 static int		 log_fd = STDERR_FILENO;
 static char		*log_path;
 
@@ -44,14 +46,14 @@ log_parse_level(const char *s, enum log_level *lvl)
 void
 log_setup(enum log_level lvl, int json)
 {
-	min_level = lvl;
-	json_mode = json;
+	atomic_store_explicit(&min_level, (int)lvl, memory_order_relaxed);
+	atomic_store_explicit(&json_mode, json, memory_order_relaxed);
 }
 
 int
 log_enabled(enum log_level lvl)
 {
-	return lvl >= min_level;
+	return (int)lvl >= atomic_load_explicit(&min_level, memory_order_relaxed);
 }
 
 int
@@ -234,7 +236,7 @@ log_emit(enum log_level lvl, const char *msg, const char *kvfmt, ...)
 	size_t o = 0;
 	va_list ap;
 
-	if (lvl < min_level) {
+	if (!log_enabled(lvl)) {
 		errno = saved;
 		return;
 	}
@@ -250,7 +252,7 @@ log_emit(enum log_level lvl, const char *msg, const char *kvfmt, ...)
 		va_end(ap);
 	}
 	log_q(qmsg, sizeof(qmsg), msg, strlen(msg));
-	if (json_mode) {
+	if (atomic_load_explicit(&json_mode, memory_order_relaxed)) {
 		o = put(line, o, "{\"ts\":\"", 7);
 		o = put(line, o, ts, strlen(ts));
 		o = put(line, o, "\",\"level\":\"", 11);

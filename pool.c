@@ -84,6 +84,9 @@ static struct {
 	int			 backoff_done;	/* the backoff timer allowed one spawn */
 	int			 warned_pidfd;
 	unsigned		 gen;		/* worker generation, bumped by reload */
+	/* P.cfg belongs to the control thread; what reactors need of it: */
+	_Atomic size_t		 max_frame;
+	_Atomic int		 dynamic;
 	struct ev_timer		 respawn_timer;
 	struct ev_timer		 watch_timer;	/* supervisor */
 	struct ev_timer		 shrink_timer;	/* dynamic allocator */
@@ -443,6 +446,16 @@ worker_stop(struct rr_worker *w, int64_t kill_after_ms)
 	ev_timer_arm(P.control, &w->w_timer, kill_after_ms);
 }
 
+/* Copies the settings reactor threads read, so a reload can swap P.cfg. */
+static void
+publish_limits(const struct rr_config *cfg)
+{
+	atomic_store_explicit(&P.max_frame, cfg->max_frame_size,
+	    memory_order_relaxed);
+	atomic_store_explicit(&P.dynamic, cfg->pool.dynamic.enabled,
+	    memory_order_relaxed);
+}
+
 /* --- keeping the pool at its size ------------------------------------------ */
 
 static int
@@ -538,10 +551,13 @@ spawn_worker(void)
 static void
 notify_waiters(void)
 {
-	/* seq_cst fence: orders our ring push before the nwaiting load, against
-	 * the waiter's nwaiting increment before its ring_pop (see conn.c). */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&P.nwaiting, memory_order_relaxed) == 0)
+	/*
+	 * A read-modify-write of nwaiting, not a plain load: it falls in one
+	 * total order with the waiter's increment.  Either it sees the waiter
+	 * (and wakes it), or the waiter's increment reads from it and thereby
+	 * sees our ring push before its own ring_pop (conn.c waitq_insert).
+	 */
+	if (atomic_fetch_add_explicit(&P.nwaiting, 0, memory_order_seq_cst) == 0)
 		return;
 	for (int i = 0; i < P.nloops; i++)
 		if (P.loops[i] != NULL && atomic_load_explicit(
@@ -664,7 +680,8 @@ pool_read_stdout_ev(struct rr_worker *w, uint32_t events)
 		ssize_t n;
 
 		if (buf_reserve(&w->w_rbuf, 4096, 4096,
-		    P.cfg->max_frame_size + FRAME_HDR_MAX) == -1)
+		    atomic_load_explicit(&P.max_frame, memory_order_relaxed) +
+		    FRAME_HDR_MAX) == -1)
 			return -1;
 		want = buf_avail(&w->w_rbuf);
 		n = read(w->w_out, buf_wptr(&w->w_rbuf), want);
@@ -1059,7 +1076,8 @@ pool_drain_stray(struct rr_worker *w, char *why, size_t whylen)
 		struct frame f;
 		const char *bad;
 		ssize_t rc = frame_decode(buf_rptr(&w->w_rbuf),
-		    buf_len(&w->w_rbuf), P.cfg->max_frame_size, &f, &bad);
+		    buf_len(&w->w_rbuf), atomic_load_explicit(&P.max_frame,
+		    memory_order_relaxed), &f, &bad);
 		char q[LOG_QMAX];
 		size_t ctxlen;
 
@@ -1192,6 +1210,7 @@ pool_start(struct ev *control, const struct rr_config *cfg, pool_io_fn *io_fn,
 		return -1;
 	}
 	P.cfg = cfg;
+	publish_limits(cfg);
 	P.control = control;
 	P.io_fn = io_fn;
 	P.ready_cb = ready_cb;
@@ -1366,6 +1385,7 @@ pool_reconfigure(const struct rr_config *cfg, char *err, size_t errlen)
 	free(P.envp);
 	P.envp = envp;
 	P.cfg = cfg;
+	publish_limits(cfg);
 	P.target = (int)cfg->pool.num_workers + P.extra;
 	ev_timer_cancel(P.control, &P.watch_timer);
 	if (cfg->pool.supervisor.enabled && cfg->pool.supervisor.watch_tick_ms > 0)
@@ -1491,7 +1511,7 @@ on_watch_tick(struct ev *loop, struct ev_timer *t)
 void
 pool_note_starved(void)
 {
-	if (P.cfg->pool.dynamic.enabled) {
+	if (atomic_load_explicit(&P.dynamic, memory_order_relaxed)) {
 		atomic_store(&P.starved, 1);
 		ev_wake(P.control);
 	}

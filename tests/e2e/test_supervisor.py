@@ -182,6 +182,33 @@ def test_max_queue_size_fails_an_event_at_once(rr, events):
     assert a.ask("ECHO a2") == "a2"
 
 
+@pytest.mark.deadline(30)
+def test_max_queue_size_frees_the_slot_before_the_client_sees_the_answer(rr):
+    # Two connections in lockstep: each sends only after the other one got
+    # its answer, so at most one event is ever in progress and max_queue_size
+    # 1 must never refuse one.  (RR leaves the queue in pool.Exec, before the
+    # TCP plugin writes the answer to the client.)
+    srv = start(rr, {"num_workers": 1, "max_queue_size": 1})
+    a = Client(srv.port)
+    assert a.ask("ECHO a") == "a"      # a's CONNECTED is over
+    b = Client(srv.port)
+    assert b.ask("ECHO b") == "b"
+    deadline = time.monotonic() + T(3)
+    rounds = 0
+    while time.monotonic() < deadline:
+        for name, c in (("a", a), ("b", b)):
+            try:
+                reply = c.ask("ECHO %s%d" % (name, rounds), T(5))
+            except AssertionError as e:
+                raise AssertionError(
+                    "round %d, client %s: %s\n%s" % (
+                        rounds, name, e, "\n".join(
+                            srv.find_lines(r"max_queue_size"))))
+            assert reply == "%s%d" % (name, rounds)
+        rounds += 1
+    assert not srv.find_lines(r"max_queue_size")
+
+
 @pytest.mark.deadline(40)
 def test_dynamic_allocator_adds_workers_when_starved(rr, events):
     port = harness.free_port()
