@@ -92,7 +92,10 @@ bench-test:
 
 check: test
 
-$(BUILD)/test_%: tests/test_%.c $(OBJS)
+$(BUILD)/support.o: tests/support.c tests/support.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/test_%: tests/test_%.c $(BUILD)/support.o $(OBJS)
 	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags criterion) -o $@ $^ \
 	    $(ALL_LDFLAGS) $(LIBS) $(shell pkg-config --libs criterion)
 

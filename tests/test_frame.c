@@ -16,36 +16,10 @@
 
 #include <criterion/criterion.h>
 
+#include "support.h"
+
 #define S(s)	s, sizeof(s) - 1	/* literal and its length, NULs included */
 
-/*
- * Copies p[0..n) so that its last byte is the last byte before an
- * inaccessible page.  Free with guard_free().
- */
-static uint8_t *
-guard_copy(const void *p, size_t n)
-{
-	size_t	 pg = (size_t)sysconf(_SC_PAGESIZE);
-	size_t	 data = (n + pg - 1) / pg * pg;
-	uint8_t	*base;
-
-	base = mmap(NULL, data + pg, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert(base != MAP_FAILED);
-	cr_assert(mprotect(base + data, pg, PROT_NONE) == 0);
-	if (n > 0)
-		memcpy(base + data - n, p, n);
-	return base + data - n;
-}
-
-static void
-guard_free(uint8_t *p, size_t n)
-{
-	size_t	 pg = (size_t)sysconf(_SC_PAGESIZE);
-	size_t	 data = (n + pg - 1) / pg * pg;
-
-	munmap(p + n - data, data + pg);
-}
 
 /* Hex with optional blanks to bytes; returns the byte count. */
 static size_t

@@ -16,35 +16,12 @@
 
 #include <criterion/criterion.h>
 
+#include "support.h"
+
 #define UUID	"0b7e4a1c-3f2d-4c8e-9a6b-5d1f2e3c4b5a"
 #define V1_CTX	"{\"remote_addr\":\"127.0.0.1:50000\",\"server\":\"smtp\"," \
 		"\"uuid\":\"" UUID "\",\"event\":\"CONNECTED\"}"
 
-/* Copies p[0..n) to end exactly where an inaccessible page begins. */
-static char *
-guard_copy(const void *p, size_t n)
-{
-	size_t	 pg = (size_t)sysconf(_SC_PAGESIZE);
-	size_t	 data = (n + pg - 1) / pg * pg;
-	char	*base;
-
-	base = mmap(NULL, data + pg, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert(base != MAP_FAILED);
-	cr_assert(mprotect(base + data, pg, PROT_NONE) == 0);
-	if (n > 0)
-		memcpy(base + data - n, p, n);
-	return base + data - n;
-}
-
-static void
-guard_free(char *p, size_t n)
-{
-	size_t	 pg = (size_t)sysconf(_SC_PAGESIZE);
-	size_t	 data = (n + pg - 1) / pg * pg;
-
-	munmap(p + n - data, data + pg);
-}
 
 /* json_quote() of s[0..n) read from a guarded copy, NUL-terminated. */
 static const char *

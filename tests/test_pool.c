@@ -22,6 +22,8 @@
 
 #include <criterion/criterion.h>
 
+#include "support.h"
+
 #include "config.h"
 #include "frame.h"
 #include "log.h"
@@ -56,82 +58,6 @@ static struct {
 
 /* --- helpers -------------------------------------------------------------- */
 
-/*
- * A sanitizer report ends the process with _exit(1); outside the test body
- * Criterion takes that for a warning and counts the test as passed, and TSan
- * only reports at exit.  Make every report an abort, which Criterion counts
- * as a crash.  Only sanitizer builds look these functions up.
- */
-const char	*__asan_default_options(void);
-const char	*__ubsan_default_options(void);
-const char	*__tsan_default_options(void);
-
-const char *
-__asan_default_options(void)
-{
-	return "abort_on_error=1";
-}
-
-const char *
-__ubsan_default_options(void)
-{
-	return "abort_on_error=1:print_stacktrace=1";
-}
-
-const char *
-__tsan_default_options(void)
-{
-	return "abort_on_error=1:halt_on_error=1";
-}
-
-static const char *
-fake_worker(void)
-{
-	static char path[PATH_MAX];
-	const char *env = getenv("FAKE_WORKER");
-	ssize_t n;
-
-	if (env != NULL && *env != '\0')
-		snprintf(path, sizeof(path), "%s", env);
-	else {
-		/* The Makefile builds it next to the test binaries. */
-		n = readlink("/proc/self/exe", path, sizeof(path) - 16);
-		cr_assert_gt(n, 0);
-		path[n] = '\0';
-		*strrchr(path, '/') = '\0';
-		strcat(path, "/fake_worker");
-	}
-	cr_assert_eq(access(path, X_OK), 0, "no fake worker at %s (set "
-	    "FAKE_WORKER or build it: cc -std=gnu11 -D_GNU_SOURCE -I. -o "
-	    "build/fake_worker tests/fake_worker.c frame.c json.c)", path);
-	return path;
-}
-
-static char *
-slurp(const char *path, size_t *lenp)
-{
-	FILE *fp = fopen(path, "r");
-	char *s = NULL;
-	size_t len = 0, cap = 0, n;
-
-	if (fp != NULL) {
-		do {
-			if (cap - len < 4096 + 1) {
-				cap = cap ? cap * 2 : 8192;
-				cr_assert_not_null(s = realloc(s, cap));
-			}
-			n = fread(s + len, 1, cap - len - 1, fp);
-			len += n;
-		} while (n > 0);
-		fclose(fp);
-	}
-	if (s == NULL)
-		cr_assert_not_null(s = calloc(1, 1));
-	s[len] = '\0';
-	if (lenp)
-		*lenp = len;
-	return s;
-}
 
 /* How many lines of the log hold every one of the given strings. */
 static int
