@@ -349,34 +349,40 @@ conn_on_io(struct ev *loop, struct ev_io *io, uint32_t events)
 /* --- dispatching events to workers ---------------------------------------- */
 
 /*
- * Fair across reactors: every waiting event takes a ticket from one counter,
- * and an idle worker goes to the reactor whose oldest waiter holds the
- * smallest ticket.  A reactor that would keep handing its own freed workers
- * to its own queue otherwise starves the other's connections.
+ * Fair across reactors, cheaply: a freed worker goes to the local queue
+ * unless another reactor's oldest waiter has waited FAIR_SLACK_MS longer;
+ * then it goes through the idle ring to that reactor.  Without this one
+ * reactor could keep its workers while the other's connections starve;
+ * with a strict "oldest first" rule workers would move between the
+ * reactors' epoll sets on nearly every event (two epoll_ctl and a wake-up).
  */
-static _Atomic uint64_t	 next_ticket;
+#define FAIR_SLACK_MS	2
+
 static struct rr_reactor *all_reactors[64];
 static _Atomic int	 nall_reactors;
 
 static int
 oldest_is_here(const struct rr_reactor *r)
 {
-	uint64_t mine = atomic_load(&r->r_head_ticket);
+	int64_t mine = atomic_load(&r->r_head_since);
 	int n = atomic_load(&nall_reactors);
 
 	for (int i = 0; i < n; i++)
 		if (all_reactors[i] != r &&
-		    atomic_load(&all_reactors[i]->r_head_ticket) < mine)
+		    atomic_load(&all_reactors[i]->r_head_since) + FAIR_SLACK_MS <
+		    mine)
 			return 0;
 	return 1;
 }
 
 static void
-set_head_ticket(struct rr_reactor *r)
+set_head_since(struct rr_reactor *r)
 {
 	struct rr_conn *head = TAILQ_FIRST(&r->r_waitq);
 
-	atomic_store(&r->r_head_ticket, head ? head->c_ticket : UINT64_MAX);
+	/* INT64_MAX / 2: "nobody waits", and + FAIR_SLACK_MS cannot overflow. */
+	atomic_store(&r->r_head_since, head ? head->c_wait_since :
+	    INT64_MAX / 2);
 }
 
 static void
@@ -384,9 +390,9 @@ waitq_insert(struct rr_conn *c)
 {
 	struct rr_reactor *r = c->c_r;
 
-	c->c_ticket = atomic_fetch_add(&next_ticket, 1);
+	c->c_wait_since = ev_now(r->r_loop);
 	TAILQ_INSERT_TAIL(&r->r_waitq, c, c_wait);
-	set_head_ticket(r);
+	set_head_since(r);
 	atomic_fetch_add_explicit(&r->r_waiting, 1, memory_order_relaxed);
 	/* seq_cst: publish "someone waits" before looking at the ring again,
 	 * so a worker released meanwhile is not missed (pool.c). */
@@ -399,7 +405,7 @@ waitq_remove(struct rr_conn *c)
 	struct rr_reactor *r = c->c_r;
 
 	TAILQ_REMOVE(&r->r_waitq, c, c_wait);
-	set_head_ticket(r);
+	set_head_since(r);
 	atomic_fetch_sub_explicit(&r->r_waiting, 1, memory_order_relaxed);
 	pool_waiting_add(-1);
 }
@@ -875,7 +881,7 @@ reactor_init(struct rr_reactor *r, int id, const struct rr_config *cfg)
 	TAILQ_INIT(&r->r_waitq);
 	TAILQ_INIT(&r->r_garbage);
 	ev_timer_init(&r->r_wait_timer, on_wait_timer, r);
-	atomic_store(&r->r_head_ticket, UINT64_MAX);
+	atomic_store(&r->r_head_since, INT64_MAX / 2);
 	if (atomic_load(&nall_reactors) < 64)
 		all_reactors[atomic_fetch_add(&nall_reactors, 1)] = r;
 	pthread_mutex_init(&r->r_cmd_mtx, NULL);

@@ -59,7 +59,7 @@ struct rr_conn {
 	struct rr_buf		 c_out;		/* reply bytes the socket did not take */
 	struct ev_timer		 c_timer;	/* exec_ttl, close_timeout */
 	int64_t			 c_wait_until;	/* allocate_timeout deadline while waiting */
-	uint64_t		 c_ticket;	/* global arrival order while waiting */
+	int64_t			 c_wait_since;	/* when it started waiting (ms) */
 	TAILQ_ENTRY(rr_conn)	 c_wait;	/* reactor wait queue */
 	TAILQ_ENTRY(rr_conn)	 c_link;	/* all connections of the reactor */
 	unsigned		 c_readable:1;	/* socket may have bytes (edge seen) */
@@ -96,7 +96,7 @@ struct rr_reactor {
 	struct ev_timer		 r_wait_timer;	/* deadline of the oldest waiter */
 	struct conn_list	 r_garbage;	/* freed before sleeping */
 	_Atomic int		 r_waiting;	/* length of r_waitq, for the pool */
-	_Atomic uint64_t	 r_head_ticket;	/* ticket of r_waitq's head, or max */
+	_Atomic int64_t		 r_head_since;	/* c_wait_since of r_waitq's head */
 	uint64_t		 r_nconns;
 	uint8_t			*r_scratch;	/* request header + context */
 	size_t			 r_scratch_len;
