@@ -1039,8 +1039,6 @@ void
 pool_retire(struct rr_worker *w, enum worker_status why, int kill,
     const char *reason)
 {
-	struct ev *loop = atomic_load(&w->w_holder);
-
 	atomic_store(&w->w_status, why);
 	atomic_store(&w->w_dead, 1);
 	snprintf(w->w_retire_reason, sizeof(w->w_retire_reason), "%s", reason);
@@ -1052,7 +1050,6 @@ pool_retire(struct rr_worker *w, enum worker_status why, int kill,
 		ev_del(w->w_in_loop, &w->w_in_io);
 		w->w_in_loop = NULL;
 	}
-	(void)loop;
 	pthread_mutex_lock(&inbox_mtx);
 	w->w_inbox_next = inbox;
 	inbox = w;
@@ -1334,14 +1331,11 @@ take_out_of_service(struct rr_worker *w, enum worker_status why,
 void
 pool_reset(const char *why)
 {
-	int n = 0;
-
 	log_info("resetting workers", "reason=\"%s\" workers=%d", why,
 	    in_service());
 	for (struct rr_worker *w = P.all; w; w = w->w_next)
-		n += take_out_of_service(w, WS_STOPPING, why);
+		take_out_of_service(w, WS_STOPPING, why);
 	spawn_worker();
-	(void)n;
 }
 
 void
