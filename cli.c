@@ -252,31 +252,45 @@ do_stop(const struct rr_config *cfg, int force)
 }
 
 int
+cli_config_arg(struct cli_config_args *a, int ch, char *arg)
+{
+	char **p;
+
+	switch (ch) {
+	case 'c':
+		a->file = arg;
+		return 1;
+	case 'w':
+		a->workdir = arg;
+		return 1;
+	case 'o':
+		if ((p = realloc(a->overrides, (a->noverrides + 1) *
+		    sizeof(*p))) == NULL) {
+			fprintf(stderr, "rrtcp: out of memory\n");
+			exit(1);
+		}
+		p[a->noverrides++] = arg;
+		a->overrides = p;
+		return 1;
+	}
+	return 0;
+}
+
+int
 cli_main(enum cli_cmd cmd, int argc, char **argv)
 {
-	const char *file = ".rr.yaml";
-	char **overrides = NULL;
-	struct config_opts opts = { 0 };
+	struct cli_config_args ca = { .file = ".rr.yaml" };
+	struct config_opts opts;
+	const char *file;
+	char **overrides;
 	struct rr_config *cfg;
 	int ch, interactive = 0, force = 0, rc;
 
 	while ((ch = getopt(argc, argv, cmd == CLI_WORKERS ? "ic:w:o:" :
 	    cmd == CLI_STOP ? "fc:w:o:" : "c:w:o:")) != -1) {
+		if (cli_config_arg(&ca, ch, optarg))
+			continue;
 		switch (ch) {
-		case 'c':
-			file = optarg;
-			break;
-		case 'w':
-			opts.workdir = optarg;
-			break;
-		case 'o':
-			overrides = realloc(overrides,
-			    (opts.noverrides + 1) * sizeof(*overrides));
-			if (overrides == NULL)
-				return 1;
-			overrides[opts.noverrides++] = optarg;
-			opts.overrides = overrides;
-			break;
 		case 'i':
 			interactive = 1;
 			break;
@@ -289,6 +303,11 @@ cli_main(enum cli_cmd cmd, int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	file = ca.file;
+	overrides = ca.overrides;
+	opts.workdir = ca.workdir;
+	opts.overrides = ca.overrides;
+	opts.noverrides = ca.noverrides;
 	if (cmd == CLI_CHECK) {
 		rc = cli_check(file, &opts);
 		free(overrides);

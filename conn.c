@@ -113,30 +113,48 @@ conn_free(struct rr_conn *c)
 
 /* --- client I/O -------------------------------------------------------- */
 
+/*
+ * Sends what the socket takes now.  Returns the bytes sent; on an error the
+ * socket is closed (c_closed says so).
+ */
+static size_t
+conn_send(struct rr_conn *c, const uint8_t *p, size_t n)
+{
+	size_t sent = 0;
+
+	while (sent < n) {
+		ssize_t w = send(c->c_io.fd, p + sent, n - sent, MSG_NOSIGNAL);
+
+		if (w > 0)
+			sent += (size_t)w;
+		else if (w == -1 && errno == EINTR)
+			continue;
+		else if (w == -1 && errno == EAGAIN)
+			break;
+		else {
+			char why[96];
+			snprintf(why, sizeof(why), "write: %s", strerror(errno));
+			conn_close_socket(c, LOG_DEBUG, why);
+			break;
+		}
+	}
+	return sent;
+}
+
 /* Writes reply bytes: straight to the socket, the rest into c_out. */
 static void
 conn_write(struct rr_conn *c, const uint8_t *p, size_t n)
 {
+	size_t sent;
+
 	if (c->c_closed || n == 0)
 		return;
 	if (buf_len(&c->c_out) == 0) {
-		while (n > 0) {
-			ssize_t w = send(c->c_io.fd, p, n, MSG_NOSIGNAL);
-			if (w > 0) {
-				p += w;
-				n -= (size_t)w;
-			} else if (w == -1 && errno == EINTR)
-				continue;
-			else if (w == -1 && errno == EAGAIN)
-				break;
-			else {
-				char why[96];
-				snprintf(why, sizeof(why), "write: %s",
-				    strerror(errno));
-				conn_close_socket(c, LOG_DEBUG, why);
-				return;
-			}
-		}
+		sent = conn_send(c, p, n);
+		if (c->c_closed)
+			return;
+		p += sent;
+		n -= sent;
 	}
 	if (n > 0 && buf_append(&c->c_out, p, n,
 	    c->c_r->r_cfg->max_frame_size + OUT_HIGH_WATER) == -1)
@@ -146,22 +164,14 @@ conn_write(struct rr_conn *c, const uint8_t *p, size_t n)
 static void
 conn_flush(struct rr_conn *c)
 {
-	while (!c->c_closed && buf_len(&c->c_out) > 0) {
-		ssize_t w = send(c->c_io.fd, buf_rptr(&c->c_out),
-		    buf_len(&c->c_out), MSG_NOSIGNAL);
-		if (w > 0)
-			buf_consume(&c->c_out, (size_t)w);
-		else if (w == -1 && errno == EINTR)
-			continue;
-		else if (w == -1 && errno == EAGAIN)
-			return;
-		else {
-			char why[96];
-			snprintf(why, sizeof(why), "write: %s", strerror(errno));
-			conn_close_socket(c, LOG_DEBUG, why);
-			return;
-		}
-	}
+	size_t len = buf_len(&c->c_out), sent;
+
+	if (c->c_closed || len == 0)
+		return;
+	sent = conn_send(c, buf_rptr(&c->c_out), len);
+	if (c->c_closed)
+		return;		/* conn_close_socket freed c_out */
+	buf_consume(&c->c_out, sent);
 	if (buf_len(&c->c_out) == 0 && c->c_out.cap > 65536)
 		buf_free(&c->c_out);	/* a big reply is not kept around */
 }

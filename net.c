@@ -81,9 +81,10 @@ net_listen(const struct rr_server_conf *srv, int reuseport, int exclusive,
 	if (srv->is_unix)
 		return max > 0 ? listen_unix(srv, fds, err, errlen) : 0;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	/* RR: an empty host means IPv4 any. */
-	host = srv->host[0] ? srv->host : "0.0.0.0";
+	hints.ai_flags = AI_PASSIVE;
+	/* RR: an empty host means IPv4 any; NULL (the RPC listener, like Go's
+	 * ":6001") every address. */
+	host = srv->host == NULL ? NULL : srv->host[0] ? srv->host : "0.0.0.0";
 	if ((rc = getaddrinfo(host, srv->port, &hints, &res)) != 0) {
 		snprintf(err, errlen, "resolve %s: %s", srv->addr,
 		    gai_strerror(rc));

@@ -17,7 +17,8 @@ struct rr_server_conf;
  * Opens non-blocking listening sockets for srv: every address getaddrinfo
  * gives for its host (Q10), SO_REUSEPORT so each reactor can bind its own
  * copy when reuseport is set.  Fills fds (up to max) and returns the count,
- * or -1 with a message in err.  exclusive: check first that nobody else
+ * or -1 with a message in err.  srv->host "" is IPv4 any (RR), NULL every
+ * address (Go's ":port").  exclusive: check first that nobody else
  * (another process, another server entry) already listens there (Q19).
  */
 int	net_listen(const struct rr_server_conf *srv, int reuseport,

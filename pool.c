@@ -105,6 +105,27 @@ static struct rr_worker	*free_list;
 static pthread_mutex_t	 inbox_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct rr_worker	*inbox;
 
+/*
+ * Any thread: w is dead for the pool; the control thread stops it
+ * (retire 1) or kills it (2; 3: found bad while idle, the ring keeps its
+ * reference).  The mutex orders w_retire_reason before the control
+ * thread reads it.
+ */
+static void
+to_control(struct rr_worker *w, enum worker_status why, int retire,
+    const char *reason)
+{
+	atomic_store(&w->w_status, why);
+	atomic_store(&w->w_dead, 1);
+	snprintf(w->w_retire_reason, sizeof(w->w_retire_reason), "%s", reason);
+	w->w_retire = retire;
+	pthread_mutex_lock(&inbox_mtx);
+	w->w_inbox_next = inbox;
+	inbox = w;
+	pthread_mutex_unlock(&inbox_mtx);
+	ev_wake(P.control);
+}
+
 static const char *const status_names[] = {
 	"inactive", "ready", "working", "invalid", "stopping", "stopped",
 	"destroyed", "maxJobsReached", "errored", "idleTTLReached",
@@ -790,16 +811,7 @@ on_worker_out(struct ev *loop, struct ev_io *io, uint32_t events)
 		    pool_drain_stray(w, why, sizeof(why)) == -1) {
 			/* It sits in the idle ring: mark it dead for the
 			 * next popper and have the control thread kill it. */
-			atomic_store(&w->w_dead, 1);
-			atomic_store(&w->w_status, WS_ERRORED);
-			snprintf(w->w_retire_reason, sizeof(w->w_retire_reason),
-			    "%s", why);
-			w->w_retire = 3;
-			pthread_mutex_lock(&inbox_mtx);
-			w->w_inbox_next = inbox;
-			inbox = w;
-			pthread_mutex_unlock(&inbox_mtx);
-			ev_wake(P.control);
+			to_control(w, WS_ERRORED, 3, why);
 		}
 		atomic_store_explicit(&w->w_holder, NULL, memory_order_release);
 	}
@@ -1039,10 +1051,6 @@ void
 pool_retire(struct rr_worker *w, enum worker_status why, int kill,
     const char *reason)
 {
-	atomic_store(&w->w_status, why);
-	atomic_store(&w->w_dead, 1);
-	snprintf(w->w_retire_reason, sizeof(w->w_retire_reason), "%s", reason);
-	w->w_retire = kill ? 2 : 1;
 	w->w_conn = NULL;
 	/* Later events for it on this loop are stale: ignore them. */
 	atomic_store_explicit(&w->w_owner, NULL, memory_order_release);
@@ -1050,11 +1058,7 @@ pool_retire(struct rr_worker *w, enum worker_status why, int kill,
 		ev_del(w->w_in_loop, &w->w_in_io);
 		w->w_in_loop = NULL;
 	}
-	pthread_mutex_lock(&inbox_mtx);
-	w->w_inbox_next = inbox;
-	inbox = w;
-	pthread_mutex_unlock(&inbox_mtx);
-	ev_wake(P.control);
+	to_control(w, why, kill ? 2 : 1, reason);
 }
 
 /* --- lease / release (reactor threads) -------------------------------------- */
@@ -1064,6 +1068,17 @@ pool_retire(struct rr_worker *w, enum worker_status why, int kill,
  * logged and dropped.  Returns 0 when the worker is clean, -1 when it must go
  * (EOF, garbage, or half a frame that would be mistaken for an answer).
  */
+void
+pool_log_stray(const struct rr_worker *w, const struct frame *f)
+{
+	char q[LOG_QMAX];
+	size_t ctxlen = f->nopts == 1 && f->opts[0] <= f->len ? f->opts[0] : 0;
+
+	log_warn("frame from worker with no request in flight, dropped",
+	    "worker=%d flags=0x%02x ctx=%s bytes=%u", (int)w->w_pid, f->flags,
+	    log_q(q, sizeof(q), (const char *)f->payload, ctxlen), f->len);
+}
+
 int
 pool_drain_stray(struct rr_worker *w, char *why, size_t whylen)
 {
@@ -1075,8 +1090,6 @@ pool_drain_stray(struct rr_worker *w, char *why, size_t whylen)
 		ssize_t rc = frame_decode(buf_rptr(&w->w_rbuf),
 		    buf_len(&w->w_rbuf), atomic_load_explicit(&P.max_frame,
 		    memory_order_relaxed), &f, &bad);
-		char q[LOG_QMAX];
-		size_t ctxlen;
 
 		if (rc == FRAME_BAD) {
 			snprintf(why, whylen, "invalid frame on stdout (%s)", bad);
@@ -1087,13 +1100,9 @@ pool_drain_stray(struct rr_worker *w, char *why, size_t whylen)
 			    "partial frame with no request in flight");
 			return -1;
 		}
-		ctxlen = f.nopts == 1 && f.opts[0] <= f.len ? f.opts[0] : 0;
 		/* From now on every answer of this worker is fenced (relay.c). */
 		atomic_store(&w->w_fence, 1);
-		log_warn("frame from worker with no request in flight, dropped",
-		    "worker=%d flags=0x%02x ctx=%s bytes=%u", (int)w->w_pid,
-		    f.flags, log_q(q, sizeof(q), (const char *)f.payload,
-		    ctxlen), f.len);
+		pool_log_stray(w, &f);
 		buf_consume(&w->w_rbuf, (size_t)rc);
 	}
 	if (st != 0) {

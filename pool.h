@@ -131,6 +131,10 @@ int		 pool_drain_stray(struct rr_worker *w, char *why, size_t whylen);
 /* Sends the pid request as a ping (a fence after a fenced worker's answer). */
 int		 pool_ping(struct rr_worker *w);
 
+struct frame;
+/* Logs a frame w sent with no request in flight (it is dropped). */
+void		 pool_log_stray(const struct rr_worker *w, const struct frame *f);
+
 /* Waiter bookkeeping for the reactors (see conn.c). */
 void		 pool_register_loop(struct ev *loop, _Atomic int *waiting);
 void		 pool_waiting_add(int delta);

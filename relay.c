@@ -158,12 +158,26 @@ reply_kind(const uint8_t *ctx, size_t n)
  * sequence numbers), so this closes the window from the first stray on.
  */
 static void
-worker_done(struct rr_worker *w)
+worker_done(struct rr_conn *c, struct rr_worker *w)
 {
-	if (!atomic_load_explicit(&w->w_fence, memory_order_relaxed)) {
-		conn_exec_done(NULL, w);
+	char why[160];
+
+	/* Frames after the answer, in the same read, answer nothing. */
+	if (buf_len(&w->w_rbuf) > 0 &&
+	    pool_drain_stray(w, why, sizeof(why)) == -1) {
+		pool_retire(w, WS_ERRORED, 1, why);
+		if (c != NULL)
+			conn_exec_done(c, NULL);
 		return;
 	}
+	if (!atomic_load_explicit(&w->w_fence, memory_order_relaxed)) {
+		/* The worker first, so a waiting event gets it before c
+		 * queues its next message. */
+		conn_exec_done(c, w);
+		return;
+	}
+	if (c != NULL)
+		conn_exec_done(c, NULL);
 	w->w_conn = NULL;
 	if (pool_ping(w) == -1) {
 		pool_retire(w, WS_ERRORED, 1, "cannot write the fence ping");
@@ -176,7 +190,7 @@ worker_done(struct rr_worker *w)
 static void
 fence_read(struct rr_worker *w)
 {
-	char why[160], q[LOG_QMAX];
+	char why[160];
 	int st = pool_read_stdout(w);
 
 	for (;;) {
@@ -205,10 +219,7 @@ fence_read(struct rr_worker *w)
 			conn_exec_done(NULL, w);
 			return;
 		}
-		log_warn("frame from worker with no request in flight, dropped",
-		    "worker=%d flags=0x%02x ctx=%s bytes=%u", (int)w->w_pid,
-		    f.flags, log_q(q, sizeof(q), (const char *)f.payload,
-		    f.nopts == 1 && f.opts[0] <= f.len ? f.opts[0] : 0), f.len);
+		pool_log_stray(w, &f);
 		buf_consume(&w->w_rbuf, (size_t)rc);
 	}
 }
@@ -264,12 +275,7 @@ relay_on_worker_io(struct ev *loop, struct rr_worker *w, uint32_t events)
 		buf_consume(&w->w_rbuf, (size_t)rc);
 		c->c_worker = NULL;
 		conn_exec_failed(c, why);
-		if (buf_len(&w->w_rbuf) > 0 &&
-		    pool_drain_stray(w, why, sizeof(why)) == -1) {
-			pool_retire(w, WS_ERRORED, 1, why);
-			return;
-		}
-		worker_done(w);
+		worker_done(NULL, w);
 		return;
 	}
 	if (f.byte10 & FRAME_STREAM) {
@@ -306,19 +312,5 @@ relay_on_worker_io(struct ev *loop, struct rr_worker *w, uint32_t events)
 	conn_on_reply(c, reply_kind(f.payload, f.opts[0]),
 	    f.payload + f.opts[0], f.len - f.opts[0]);
 	buf_consume(&w->w_rbuf, (size_t)rc);
-	if (buf_len(&w->w_rbuf) > 0 &&
-	    pool_drain_stray(w, why, sizeof(why)) == -1) {
-		c->c_worker = NULL;
-		pool_retire(w, WS_ERRORED, 1, why);
-		conn_exec_done(c, NULL);
-		return;
-	}
-	if (!atomic_load_explicit(&w->w_fence, memory_order_relaxed)) {
-		/* The worker first, so a waiting event gets it before this
-		 * connection queues its next message. */
-		conn_exec_done(c, w);
-		return;
-	}
-	conn_exec_done(c, NULL);
-	worker_done(w);
+	worker_done(c, w);
 }

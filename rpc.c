@@ -46,6 +46,7 @@
 #include <cJSON.h>
 
 #include "buf.h"
+#include "config.h"
 #include "ev.h"
 #include "frame.h"
 #include "json.h"
@@ -1158,9 +1159,9 @@ rpc_listen_unix(const char *path, char *err, size_t errlen)
 static int
 rpc_listen_tcp(const char *hp, char *err, size_t errlen)
 {
-	struct addrinfo	 hints = { 0 }, *res, *ai;
-	char		 host[256], port[32];
-	int		 rc, one = 1, have4 = 0;
+	struct rr_server_conf conf = { 0 };
+	char		 host[256], port[32], why[256];
+	int		 fds[RPC_MAX_LISTEN], n;
 
 	if (rpc_split_hostport(hp, host, sizeof(host), port,
 	    sizeof(port)) == -1) {
@@ -1168,53 +1169,18 @@ rpc_listen_tcp(const char *hp, char *err, size_t errlen)
 		    "tcp://host:port or unix:///path)", srv.s_addr);
 		return -1;
 	}
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
-	/* An empty host is every address, as Go's ":6001". */
-	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "rpc: resolve %s: %s", srv.s_addr,
-		    gai_strerror(rc));
+	conf.addr = srv.s_addr;
+	conf.host = host[0] ? host : NULL;	/* "" is every address, as Go */
+	conf.port = port;
+	n = net_listen(&conf, 0, 0, fds, RPC_MAX_LISTEN - srv.s_nlis, why,
+	    sizeof(why));
+	if (n == -1) {
+		snprintf(err, errlen, "rpc: %s", why);
 		return -1;
 	}
-	for (ai = res; ai != NULL; ai = ai->ai_next)
-		if (ai->ai_family == AF_INET)
-			have4 = 1;
-	for (ai = res; ai != NULL && srv.s_nlis < RPC_MAX_LISTEN;
-	    ai = ai->ai_next) {
-		int fd, dup = 0;
-
-		for (struct addrinfo *p = res; p != ai; p = p->ai_next)
-			if (p->ai_addrlen == ai->ai_addrlen &&
-			    memcmp(p->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0)
-				dup = 1;
-		if (dup)
-			continue;
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd == -1)
-			goto fail;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ai->ai_family == AF_INET6) {
-			/* The v4 result gets its own socket when there is one. */
-			int v6only = have4;
-
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-			    sizeof(v6only));
-		}
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    listen(fd, SOMAXCONN) == -1) {
-			close(fd);
-			goto fail;
-		}
-		srv.s_lis[srv.s_nlis++].fd = fd;
-	}
-	freeaddrinfo(res);
+	for (int i = 0; i < n; i++)
+		srv.s_lis[srv.s_nlis++].fd = fds[i];
 	return 0;
-fail:
-	snprintf(err, errlen, "rpc: listen %s: %s", srv.s_addr, strerror(errno));
-	freeaddrinfo(res);
-	return -1;
 }
 
 /*

@@ -530,9 +530,10 @@ write_pidfile(void)
 static int
 cmd_serve(int argc, char **argv)
 {
-	const char *file = ".rr.yaml", *workdir = NULL;
-	char **overrides = NULL;
-	size_t noverrides = 0;
+	struct cli_config_args ca = { .file = ".rr.yaml" };
+	const char *file, *workdir;
+	char **overrides;
+	size_t noverrides;
 	struct config_opts opts;
 	enum log_level lvl = LOG_INFO;
 	sigset_t mask;
@@ -543,6 +544,8 @@ cmd_serve(int argc, char **argv)
 
 	S.started_ms = ev_clock_ms();
 	while ((ch = getopt(argc, argv, "ptc:w:o:")) != -1) {
+		if (cli_config_arg(&ca, ch, optarg))
+			continue;
 		switch (ch) {
 		case 'p':
 			S.pidfile = 1;
@@ -550,25 +553,16 @@ cmd_serve(int argc, char **argv)
 		case 't':
 			check_only = 1;
 			break;
-		case 'c':
-			file = optarg;
-			break;
-		case 'w':
-			workdir = optarg;
-			break;
-		case 'o':
-			overrides = realloc(overrides,
-			    (noverrides + 1) * sizeof(*overrides));
-			if (overrides == NULL)
-				fatalx(1, "out of memory");
-			overrides[noverrides++] = optarg;
-			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc)
 		usage();
+	file = ca.file;
+	workdir = ca.workdir;
+	overrides = ca.overrides;
+	noverrides = ca.noverrides;
 	/* Absolute, so a SIGHUP reload after chdir finds the same dir. */
 	if (workdir != NULL && (abs_workdir = realpath(workdir, NULL)) != NULL)
 		workdir = abs_workdir;
