@@ -37,7 +37,7 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS) -pthread
 LIBS	    = $(shell pkg-config --libs $(PKGS))
 
 # Every module but main(); unit tests link these.
-SRCS	= log.c buf.c frame.c json.c config.c ev.c net.c ring.c pool.c relay.c conn.c rpc.c cli.c
+SRCS	= $(filter-out rrtcp.c,$(wildcard *.c))
 OBJS	= $(SRCS:%.c=$(BUILD)/%.o)
 BIN	= $(BUILD)/rrtcp
 
