@@ -341,11 +341,11 @@ conn_on_io(struct ev *loop, struct ev_io *io, uint32_t events)
 
 	if (c->c_closed || c->c_state == CONN_DONE)
 		return;
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+	if (events & (EV_READ | EV_HUP))
 		c->c_readable = 1;
-	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+	if (events & EV_HUP)
 		c->c_rdhup = 1;
-	if (events & EPOLLOUT) {
+	if (events & EV_WRITE) {
 		conn_flush(c);
 		if (c->c_closed && c->c_state == CONN_IDLE) {
 			conn_advance(c);
@@ -659,9 +659,9 @@ on_listener_resume(struct ev *loop, struct ev_timer *t)
 	struct rr_listener *l = t->arg;
 
 	if (!l->l_r->r_draining)
-		ev_attach(loop, &l->l_io, EPOLLIN | EPOLLET);
+		ev_attach(loop, &l->l_io, EV_READ | EV_EDGE);
 	/* Edge-triggered: connections queued meanwhile raise no new edge. */
-	l->l_io.fn(loop, &l->l_io, EPOLLIN);
+	l->l_io.fn(loop, &l->l_io, EV_READ);
 }
 
 static void
@@ -695,8 +695,7 @@ conn_new(struct rr_listener *l, int fd, struct sockaddr_storage *ss,
 	ev_timer_init(&c->c_timer, on_conn_timer, c);
 	if (ss->ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (ev_add(r->r_loop, &c->c_io, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP |
-	    EPOLLET, conn_on_io, c) == -1) {
+	if (ev_add(r->r_loop, &c->c_io, fd, EV_READ | EV_WRITE | EV_HUP | EV_EDGE, conn_on_io, c) == -1) {
 		log_warn("connection refused", "server=%s reason=epoll", srv->name);
 		close(fd);
 		free(c);
@@ -942,7 +941,7 @@ reactor_main(void *arg)
 		l->l_io.arg = l;
 		l->l_pause.arg = l;
 		/* A shared (unix) listener wakes one reactor per connection. */
-		ev_attach(r->r_loop, &l->l_io, EPOLLIN | EPOLLET | EPOLLEXCLUSIVE);
+		ev_attach(r->r_loop, &l->l_io, EV_READ | EV_EDGE | EV_EXCLUSIVE);
 	}
 	ev_run(r->r_loop);
 	return NULL;

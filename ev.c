@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,7 +76,7 @@ ev_new(int maxevents, void *data)
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (loop->events == NULL || loop->epfd == -1 || efd == -1 ||
-	    ev_add(loop, &loop->wake_io, efd, EPOLLIN | EPOLLET, ev_on_wake,
+	    ev_add(loop, &loop->wake_io, efd, EV_READ | EV_EDGE, ev_on_wake,
 	    loop) == -1) {
 		if (efd != -1)
 			close(efd);
@@ -106,17 +107,45 @@ ev_data(const struct ev *loop)
 	return loop->data;
 }
 
-int
-ev_epfd(const struct ev *loop)
+/* Our bits to epoll's, for registering. */
+static uint32_t
+to_epoll(uint32_t events)
 {
-	return loop->epfd;
+	uint32_t e = 0;
+
+	if (events & EV_READ)
+		e |= EPOLLIN;
+	if (events & EV_WRITE)
+		e |= EPOLLOUT;
+	if (events & EV_HUP)
+		e |= EPOLLRDHUP;
+	if (events & EV_EDGE)
+		e |= EPOLLET;
+	if (events & EV_EXCLUSIVE)
+		e |= EPOLLEXCLUSIVE;
+	return e;
+}
+
+/* epoll's bits to ours, as delivered: a hang-up or error reads as EOF. */
+static uint32_t
+from_epoll(uint32_t e)
+{
+	uint32_t events = 0;
+
+	if (e & EPOLLIN)
+		events |= EV_READ;
+	if (e & EPOLLOUT)
+		events |= EV_WRITE;
+	if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		events |= EV_HUP | EV_READ;
+	return events;
 }
 
 int
 ev_add(struct ev *loop, struct ev_io *io, int fd, uint32_t events,
     ev_io_fn *fn, void *arg)
 {
-	struct epoll_event ee = { .events = events, .data.ptr = io };
+	struct epoll_event ee = { .events = to_epoll(events), .data.ptr = io };
 
 	io->fn = fn;
 	io->arg = arg;
@@ -127,7 +156,7 @@ ev_add(struct ev *loop, struct ev_io *io, int fd, uint32_t events,
 int
 ev_attach(struct ev *loop, struct ev_io *io, uint32_t events)
 {
-	struct epoll_event ee = { .events = events, .data.ptr = io };
+	struct epoll_event ee = { .events = to_epoll(events), .data.ptr = io };
 
 	return epoll_ctl(loop->epfd, EPOLL_CTL_ADD, io->fd, &ee);
 }
@@ -135,7 +164,7 @@ ev_attach(struct ev *loop, struct ev_io *io, uint32_t events)
 int
 ev_mod(struct ev *loop, struct ev_io *io, uint32_t events)
 {
-	struct epoll_event ee = { .events = events, .data.ptr = io };
+	struct epoll_event ee = { .events = to_epoll(events), .data.ptr = io };
 
 	return epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ee);
 }
@@ -144,6 +173,16 @@ int
 ev_del(struct ev *loop, struct ev_io *io)
 {
 	return epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+}
+
+int
+ev_move(struct ev *from, struct ev *to, struct ev_io *io, uint32_t events)
+{
+	/* epoll_ctl on another thread's set is safe; its in-flight batch may
+	 * still hold an event for io, which the handler must ignore. */
+	if (from != NULL)
+		epoll_ctl(from->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	return ev_attach(to, io, events);
 }
 
 int64_t
@@ -305,11 +344,8 @@ ev_run(struct ev *loop)
 			abort();	/* EBADF/EINVAL: a broken invariant */
 		for (int i = 0; i < n; i++) {
 			struct ev_io *io = loop->events[i].data.ptr;
-			uint32_t e = loop->events[i].events;
 
-			if (e & (EPOLLERR | EPOLLHUP))
-				e |= EPOLLIN;
-			io->fn(loop, io, e);
+			io->fn(loop, io, from_epoll(loop->events[i].events));
 		}
 		run_timers(loop);
 		if (loop->before_sleep)

@@ -9,15 +9,28 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/epoll.h>
 
 struct ev;
 struct ev_io;
 
-/* Called with the epoll event bits; EPOLLERR/EPOLLHUP arrive as EPOLLIN too. */
+/*
+ * Readiness bits, for registering and as delivered.  Registering EV_HUP asks
+ * to hear of a peer's half-close; a hang-up or an error is always delivered,
+ * as EV_HUP | EV_READ, so a reader finds the end of stream by reading.
+ * EV_EDGE registers edge-triggered; EV_EXCLUSIVE wakes one of the loops that
+ * share an fd (a listener shared by reactors).
+ */
+enum {
+	EV_READ		= 0x01,
+	EV_WRITE	= 0x02,
+	EV_HUP		= 0x04,
+	EV_EDGE		= 0x08,
+	EV_EXCLUSIVE	= 0x10
+};
+
 typedef void ev_io_fn(struct ev *loop, struct ev_io *io, uint32_t events);
 
-/* Embedded in each object that owns an fd; epoll's data.ptr points here. */
+/* Embedded in each object that owns an fd; the loop hands this back. */
 struct ev_io {
 	ev_io_fn	*fn;
 	void		*arg;
@@ -39,7 +52,6 @@ typedef void ev_hook_fn(struct ev *loop, void *arg);
 struct ev	*ev_new(int maxevents, void *data);
 void		 ev_free(struct ev *loop);
 void		*ev_data(const struct ev *loop);
-int		 ev_epfd(const struct ev *loop);
 
 int		 ev_add(struct ev *loop, struct ev_io *io, int fd, uint32_t events,
 		    ev_io_fn *fn, void *arg);
@@ -47,6 +59,13 @@ int		 ev_add(struct ev *loop, struct ev_io *io, int fd, uint32_t events,
 int		 ev_attach(struct ev *loop, struct ev_io *io, uint32_t events);
 int		 ev_mod(struct ev *loop, struct ev_io *io, uint32_t events);
 int		 ev_del(struct ev *loop, struct ev_io *io);
+/*
+ * Moves io from loop from (NULL: none) to loop to.  May be called from to's
+ * thread while from runs: from may still deliver an event for io from the
+ * batch it is in, so io's handler must check which loop owns it.
+ */
+int		 ev_move(struct ev *from, struct ev *to, struct ev_io *io,
+		    uint32_t events);
 
 void		 ev_timer_init(struct ev_timer *t, ev_timer_fn *fn, void *arg);
 void		 ev_timer_arm(struct ev *loop, struct ev_timer *t, int64_t after_ms);

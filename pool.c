@@ -396,10 +396,10 @@ worker_spawn(char *why, size_t whylen)
 	w->w_next = P.all;
 	P.all = w;
 	P.live++;
-	ev_add(P.control, &w->w_err_io, w->w_err, EPOLLIN | EPOLLET,
+	ev_add(P.control, &w->w_err_io, w->w_err, EV_READ | EV_EDGE,
 	    on_stderr, w);
 	if (w->w_pidfd != -1)
-		ev_add(P.control, &w->w_pidfd_io, w->w_pidfd, EPOLLIN,
+		ev_add(P.control, &w->w_pidfd_io, w->w_pidfd, EV_READ,
 		    on_pidfd, w);
 	else if (!P.warned_pidfd) {
 		/* Old kernels, valgrind, seccomp: fall back to SIGCHLD. */
@@ -408,7 +408,7 @@ worker_spawn(char *why, size_t whylen)
 		    "error=\"%s\"", strerror(errno));
 	}
 	w->w_out_io.fd = w->w_out;
-	ev_attach(P.control, &w->w_out_io, EPOLLIN | EPOLLET);
+	ev_attach(P.control, &w->w_out_io, EV_READ | EV_EDGE);
 	ev_timer_arm(P.control, &w->w_timer, P.cfg->pool.allocate_timeout_ms);
 	/* 20 bytes into an empty pipe: one write, never partial. */
 	if (write(w->w_in, P.rr_pid_req, P.rr_pid_req_len) !=
@@ -690,7 +690,7 @@ stdout_text(struct rr_worker *w, const char *what, char *out, size_t outlen)
 int
 pool_read_stdout(struct rr_worker *w)
 {
-	return pool_read_stdout_ev(w, EPOLLHUP);
+	return pool_read_stdout_ev(w, EV_HUP);
 }
 
 int
@@ -710,7 +710,7 @@ pool_read_stdout_ev(struct rr_worker *w, uint32_t events)
 			w->w_rbuf.wpos += (size_t)n;
 			/* A short read drained the pipe; the next write raises a
 			 * new edge.  Unless it hung up: then read to the EOF. */
-			if ((size_t)n < want && !(events & (EPOLLHUP | EPOLLERR)))
+			if ((size_t)n < want && !(events & EV_HUP))
 				return 0;
 		} else if (n == 0)
 			return 1;
@@ -825,7 +825,7 @@ on_worker_in(struct ev *loop, struct ev_io *io, uint32_t events)
 
 	if (atomic_load_explicit(&w->w_holder, memory_order_acquire) == loop &&
 	    w->w_in_loop == loop)
-		P.io_fn(loop, w, EPOLLOUT);
+		P.io_fn(loop, w, EV_WRITE);
 }
 
 static void
@@ -909,7 +909,7 @@ worker_exited(struct rr_worker *w, int status)
 			handshake_done(w, "exited before answering the pid handshake");
 	}
 	if (w->w_err != -1)
-		on_stderr(P.control, &w->w_err_io, EPOLLIN);
+		on_stderr(P.control, &w->w_err_io, EV_READ);
 	ev_timer_cancel(P.control, &w->w_timer);
 	w->w_phase = PH_EXITED;
 	atomic_store(&w->w_dead, 1);
@@ -1137,14 +1137,11 @@ pool_lease(struct ev *loop)
 		}
 		owner = atomic_load_explicit(&w->w_owner, memory_order_acquire);
 		if (owner != loop) {
-			/* epoll_ctl on another loop's set is thread-safe; its
-			 * stale events are ignored by on_worker_out. */
-			if (owner != NULL)
-				epoll_ctl(ev_epfd(owner), EPOLL_CTL_DEL,
-				    w->w_out, NULL);
+			/* Stale events on the old loop are ignored by
+			 * on_worker_out, which checks w_owner. */
 			atomic_store_explicit(&w->w_owner, loop,
 			    memory_order_release);
-			ev_attach(loop, &w->w_out_io, EPOLLIN | EPOLLET);
+			ev_move(owner, loop, &w->w_out_io, EV_READ | EV_EDGE);
 		}
 		/*
 		 * Always look: output may sit in the pipe while its EPOLLIN is

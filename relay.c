@@ -94,7 +94,7 @@ relay_send(struct rr_conn *c, struct rr_worker *w)
 			return -1;
 		}
 		w->w_in_io.fd = w->w_in;
-		if (ev_attach(r->r_loop, &w->w_in_io, EPOLLOUT | EPOLLET) == 0)
+		if (ev_attach(r->r_loop, &w->w_in_io, EV_WRITE | EV_EDGE) == 0)
 			w->w_in_loop = r->r_loop;
 	}
 	if (log_enabled(LOG_DEBUG))
@@ -234,9 +234,9 @@ relay_on_worker_io(struct ev *loop, struct rr_worker *w, uint32_t events)
 	ssize_t rc;
 	int st;
 
-	if (events & EPOLLOUT) {
+	if (events & EV_WRITE) {
 		flush_request(loop, w);
-		if (!(events & EPOLLIN))
+		if (!(events & EV_READ))
 			return;
 	}
 	if (w->w_fencing) {

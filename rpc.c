@@ -1004,7 +1004,7 @@ rpc_conn_on_io(struct ev *loop, struct ev_io *io, uint32_t events)
 {
 	struct rpc_conn *c = io->arg;
 
-	if (events & (EPOLLIN | EPOLLRDHUP))
+	if (events & (EV_READ | EV_HUP))
 		c->c_readable = 1;
 	rpc_conn_drive(c);
 }
@@ -1031,8 +1031,7 @@ rpc_conn_new(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 	ev_timer_init(&c->c_resume, rpc_on_resume, c);
 	if (ss->ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (ev_add(srv.s_loop, &c->c_io, fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP |
-	    EPOLLET, rpc_conn_on_io, c) == -1) {
+	if (ev_add(srv.s_loop, &c->c_io, fd, EV_READ | EV_WRITE | EV_HUP | EV_EDGE, rpc_conn_on_io, c) == -1) {
 		log_warn("rpc connection refused", "reason=%s",
 		    strerror(errno));
 		close(fd);
@@ -1052,7 +1051,7 @@ rpc_on_pause_end(struct ev *loop, struct ev_timer *t)
 	srv.s_paused = 0;
 	/* Edge-triggered: connections queued meanwhile raise no new edge. */
 	for (int i = 0; i < srv.s_nlis && !srv.s_paused; i++)
-		rpc_on_accept(loop, &srv.s_lis[i], EPOLLIN);
+		rpc_on_accept(loop, &srv.s_lis[i], EV_READ);
 }
 
 static void
@@ -1219,8 +1218,7 @@ rpc_serve(struct ev *loop, const char *addr, const struct rpc_method *methods,
 		rc = -1;
 	}
 	for (int i = 0; rc == 0 && i < srv.s_nlis; i++)
-		if (ev_add(loop, &srv.s_lis[i], srv.s_lis[i].fd, EPOLLIN |
-		    EPOLLET, rpc_on_accept, NULL) == -1) {
+		if (ev_add(loop, &srv.s_lis[i], srv.s_lis[i].fd, EV_READ | EV_EDGE, rpc_on_accept, NULL) == -1) {
 			snprintf(err, errlen, "rpc: epoll: %s", strerror(errno));
 			/* Only the registered ones are deleted in rpc_close(). */
 			for (int j = i; j < srv.s_nlis; j++)

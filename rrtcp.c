@@ -606,7 +606,7 @@ cmd_serve(int argc, char **argv)
 		fatalx(1, "signalfd: %s", strerror(errno));
 	if ((S.control = ev_new(256, NULL)) == NULL)
 		fatalx(1, "cannot create the control loop");
-	ev_add(S.control, &S.sig_io, sfd, EPOLLIN, on_signal, NULL);
+	ev_add(S.control, &S.sig_io, sfd, EV_READ, on_signal, NULL);
 
 	nreactors = S.cfg->reactors ? S.cfg->reactors : 1;
 	if (nreactors > MAX_REACTORS)

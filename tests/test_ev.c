@@ -59,7 +59,7 @@ Test(ev, edge_triggered_fd_event_reaches_its_callback)
 
 	cr_assert_eq(pipe(p), 0);
 	loop = ev_new(16, NULL);
-	cr_assert_eq(ev_add(loop, &io, p[0], EPOLLIN | EPOLLET, on_readable,
+	cr_assert_eq(ev_add(loop, &io, p[0], EV_READ | EV_EDGE, on_readable,
 	    NULL), 0);
 	cr_assert_eq(write(p[1], "abc", 3), 3);
 	got_bytes = 0;

@@ -241,7 +241,7 @@ test_io(struct ev *loop, struct rr_worker *w, uint32_t events)
 	ssize_t rc;
 	int st;
 
-	if (!(events & EPOLLIN) || T.got != 0)
+	if (!(events & EV_READ) || T.got != 0)
 		return;
 	st = pool_read_stdout(w);
 	rc = frame_decode(buf_rptr(&w->w_rbuf), buf_len(&w->w_rbuf),
