@@ -2,8 +2,10 @@
  * rpc.h - the goridge RPC server (PROTOCOL.md section 5): HL 5 frames with
  * options [seq, len(method)], the JSON codec of PHP's Spiral\Goridge\RPC\RPC
  * and the gob subset RoadRunner's rr CLI speaks, net/rpc's error texts.
- * Served on the control loop; method handlers never block.
- * Also a small blocking JSON client for rrtcp's own CLI commands.
+ * Served on the control loop; method handlers never block (rpc.c, with the
+ * codecs in rpc_codec.c and the address syntax in rpc_addr.c).
+ * Also a small blocking JSON client for rrtcp's own CLI commands
+ * (rpc_client.c).
  */
 #ifndef RRTCP_RPC_H
 #define RRTCP_RPC_H
