@@ -1,9 +1,14 @@
 /*
- * net.c - listeners, peer address formatting, uuids.
+ * net.c - listeners, accepting, the send loop, peer address formatting,
+ * uuids.  Functions here return errors and never log: the caller has the
+ * context (which listener, which connection).
  *
  * Listening sockets get SO_REUSEADDR, SO_REUSEPORT (one socket per reactor,
  * so the kernel spreads connections and each stays on the reactor that
  * accepted it), TCP_NODELAY is set per accepted socket by the caller.
+ *
+ * Threading: everything is reentrant but the spare descriptor of
+ * net_accept(), which is shared by the whole process and guarded by a mutex.
  */
 #include "net.h"
 
@@ -11,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <net/if.h>
@@ -18,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,28 +54,221 @@ static int
 listen_unix(const struct rr_server_conf *srv, int *fds, char *err,
     size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
+	int	 fd;
 
-	if (strlen(srv->path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "unix socket path too long: %s", srv->path);
+	if ((fd = net_listen_unix(srv->path, err, errlen)) == -1)
+		return -1;
+	fds[0] = fd;
+	return 1;
+}
+
+static const char *
+file_kind(mode_t m)
+{
+	if (S_ISREG(m))
+		return "a regular file";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISFIFO(m))
+		return "a fifo";
+	return "a device";
+}
+
+/*
+ * Does anybody accept on the unix socket at sun?  1 yes (connected, or its
+ * backlog is full), 0 no (refused, or the file went away), -1 with errno
+ * when that cannot be told (no permission, ...).
+ */
+static int
+unix_socket_live(const struct sockaddr_un *sun)
+{
+	int	 fd, rc, e;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	e = errno;
+	close(fd);
+	if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
+		return 1;
+	if (e == ECONNREFUSED || e == ENOENT)
+		return 0;
+	errno = e;
+	return -1;
+}
+
+int
+net_listen_unix(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	struct stat		 st;
+	int			 fd, live;
+
+	if (*path == '\0' || strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "listen unix \"%s\": bad socket path "
+		    "(empty or longer than %zu bytes)", path,
+		    sizeof(sun.sun_path) - 1);
 		return -1;
 	}
-	strcpy(sun.sun_path, srv->path);
-	/* As RR: a stale socket file from a previous run is removed first. */
-	unlink(srv->path);
+	strcpy(sun.sun_path, path);
+	/*
+	 * As RR, a stale socket from an earlier run goes.  But only a stale
+	 * one: unlinking a live socket would steal another server's address,
+	 * and anything that is not a socket is somebody's file.
+	 */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "listen unix %s: not a socket "
+			    "(it is %s; not removed)", path,
+			    file_kind(st.st_mode));
+			return -1;
+		}
+		if ((live = unix_socket_live(&sun)) == 1) {
+			snprintf(err, errlen, "listen unix %s: address already "
+			    "in use", path);
+			return -1;
+		}
+		if (live == -1 || (unlink(path) == -1 && errno != ENOENT)) {
+			snprintf(err, errlen, "listen unix %s: stale socket: %s",
+			    path, strerror(errno));
+			return -1;
+		}
+	} else if (errno != ENOENT) {
+		snprintf(err, errlen, "listen unix %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
 	    listen(fd, SOMAXCONN) == -1) {
-		snprintf(err, errlen, "listen %s: %s", srv->addr,
+		/* EADDRINUSE here: another process bound it since lstat. */
+		snprintf(err, errlen, "listen unix %s: %s", path,
+		    errno == EADDRINUSE ? "address already in use" :
 		    strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
-	fds[0] = fd;
-	return 1;
+	return fd;
 }
+
+/* --- accepting ------------------------------------------------------------ */
+
+/*
+ * The spare descriptor (see net.h).  Only the out-of-descriptors path takes
+ * the mutex, so a busy accept loop never contends on it.
+ */
+static pthread_mutex_t	 spare_mtx = PTHREAD_MUTEX_INITIALIZER;
+static int		 spare_fd = -1;	/* /dev/null; -1 while handed over */
+
+/* With spare_mtx held. */
+static int
+spare_open(void)
+{
+	if (spare_fd == -1)
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return spare_fd == -1 ? -1 : 0;
+}
+
+int
+net_reserve_spare(void)
+{
+	int	 rc;
+
+	pthread_mutex_lock(&spare_mtx);
+	rc = spare_open();
+	pthread_mutex_unlock(&spare_mtx);
+	return rc;
+}
+
+/*
+ * Out of descriptors: frees the spare's slot for one accept4(), closes the
+ * client it gives at once and takes the slot back.  Another thread may win
+ * the freed slot first; then the spare stays closed until the next call
+ * here finds a slot for it, and this client waits for the next pause end.
+ */
+static void
+refuse_one(int lfd, struct sockaddr_storage *ss, socklen_t *sslen,
+    socklen_t cap)
+{
+	int	 fd;
+
+	pthread_mutex_lock(&spare_mtx);
+	if (spare_fd == -1 && spare_open() == -1)
+		goto out;
+	close(spare_fd);
+	spare_fd = -1;
+	do {
+		*sslen = cap;
+		fd = accept4(lfd, (struct sockaddr *)ss, sslen, SOCK_CLOEXEC);
+	} while (fd == -1 && (errno == EINTR || errno == ECONNABORTED ||
+	    errno == EPROTO));
+	if (fd >= 0)
+		close(fd);
+	else
+		*sslen = 0;
+	spare_open();
+out:
+	pthread_mutex_unlock(&spare_mtx);
+}
+
+int
+net_accept(int lfd, struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	socklen_t	 cap = *sslen;
+	int		 fd, e;
+
+	for (;;) {
+		*sslen = cap;
+		fd = accept4(lfd, (struct sockaddr *)ss, sslen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return NET_ACCEPT_AGAIN;
+		/* A client that reset before we got to it: take the next. */
+		if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
+			break;
+	}
+	e = errno;
+	*sslen = 0;
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+		refuse_one(lfd, ss, sslen, cap);
+	errno = e;
+	return NET_ACCEPT_PAUSE;
+}
+
+/* --- sending -------------------------------------------------------------- */
+
+size_t
+net_send(int fd, const void *p, size_t n, int *err)
+{
+	const uint8_t	*b = p;
+	size_t		 sent = 0;
+	ssize_t		 w;
+
+	*err = 0;
+	while (sent < n) {
+		w = send(fd, b + sent, n - sent, MSG_NOSIGNAL);
+		if (w > 0)
+			sent += (size_t)w;
+		else if (w == -1 && errno == EINTR)
+			continue;
+		else if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		else {
+			/* A stream socket never sends 0 of n > 0 bytes. */
+			*err = w == -1 ? errno : EIO;
+			break;
+		}
+	}
+	return sent;
+}
+
+/* --- listeners for a configured server ------------------------------------ */
 
 int
 net_listen(const struct rr_server_conf *srv, int reuseport, int exclusive,

@@ -33,8 +33,6 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -260,22 +258,23 @@ rpc_conn_close(struct rpc_conn *c, int warn, const char *reason)
 	rpc_conn_free(c);
 }
 
-/* Writes c_out until done or EAGAIN.  Returns 0, or -1 on a write error. */
+/*
+ * Writes c_out until done or EAGAIN (EPOLLOUT brings us back).  Returns 0,
+ * or -1 with errno on a write error.
+ */
 static int
 rpc_conn_flush(struct rpc_conn *c)
 {
-	while (buf_len(&c->c_out) > 0) {
-		ssize_t n = send(c->c_io.fd, buf_rptr(&c->c_out),
-		    buf_len(&c->c_out), MSG_NOSIGNAL);
+	size_t	 n;
+	int	 e;
 
-		if (n > 0)
-			buf_consume(&c->c_out, (size_t)n);
-		else if (n == -1 && errno == EINTR)
-			continue;
-		else if (n == -1 && errno == EAGAIN)
-			return 0;	/* EPOLLOUT brings us back */
-		else
-			return -1;
+	if (buf_len(&c->c_out) == 0)
+		return 0;	/* (no storage yet: no NULL + 0) */
+	n = net_send(c->c_io.fd, buf_rptr(&c->c_out), buf_len(&c->c_out), &e);
+	buf_consume(&c->c_out, n);
+	if (e != 0) {
+		errno = e;
+		return -1;
 	}
 	return 0;
 }
@@ -453,53 +452,46 @@ rpc_on_pause_end(struct ev *loop, struct ev_timer *t)
 static void
 rpc_on_accept(struct ev *loop, struct ev_io *io, uint32_t events)
 {
-	while (!srv.s_paused) {
-		struct sockaddr_storage ss;
-		socklen_t sslen = sizeof(ss);
-		int fd = accept4(io->fd, (struct sockaddr *)&ss, &sslen,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 peer[NET_ADDRSTRLEN], q[LOG_QMAX];
+	const char		*why;
+	int			 fd;
 
-		if (fd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED ||
-			    errno == EPROTO)
-				continue;
-			if (errno == EAGAIN)
-				return;
-			/* EMFILE and friends: retry in a second, never stop
-			 * for good (Q16); one log line per pause. */
-			log_warn("rpc accept failed, pausing 1s", "error=%s",
-			    strerror(errno));
-			srv.s_paused = 1;
-			ev_timer_arm(loop, &srv.s_pause, 1000);
-			return;
+	while (!srv.s_paused) {
+		sslen = sizeof(ss);
+		if ((fd = net_accept(io->fd, &ss, &sslen)) >= 0) {
+			rpc_conn_new(fd, &ss, sslen);
+			continue;
 		}
-		rpc_conn_new(fd, &ss, sslen);
+		if (fd == NET_ACCEPT_AGAIN)
+			return;
+		/* EMFILE and friends: retry in a second, never stop for
+		 * good (Q16); one log line per pause. */
+		why = strerror(errno);
+		log_q(q, sizeof(q), why, strlen(why));
+		if (sslen > 0) {
+			net_format_addr((struct sockaddr *)&ss, sslen, peer,
+			    sizeof(peer));
+			log_warn("rpc connection refused, pausing accept 1s",
+			    "peer=%s reason=%s", peer, q);
+		} else
+			log_warn("rpc accept failed, pausing 1s", "reason=%s",
+			    q);
+		srv.s_paused = 1;
+		ev_timer_arm(loop, &srv.s_pause, 1000);
+		return;
 	}
 }
 
 static int
 rpc_listen_unix(const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	struct stat		 st;
-	int			 fd;
+	char	 why[512];
+	int	 fd;
 
-	if (*path == '\0' || strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "rpc: bad unix socket path \"%s\"", path);
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	/* As RR, a stale socket from an earlier run goes; other files stay
-	 * and make bind() fail with a clear error. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    listen(fd, SOMAXCONN) == -1) {
-		snprintf(err, errlen, "rpc: listen %s: %s", srv.s_addr,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
+	if ((fd = net_listen_unix(path, why, sizeof(why))) == -1) {
+		snprintf(err, errlen, "rpc: %s", why);
 		return -1;
 	}
 	if ((srv.s_unix_path = strdup(path)) == NULL) {
@@ -565,6 +557,11 @@ rpc_serve(struct ev *loop, const char *addr, const struct rpc_method *methods,
 	srv.s_nlis = 0;
 	srv.s_paused = 0;
 	ev_timer_init(&srv.s_pause, rpc_on_pause_end, NULL);
+	/* For accept's out-of-descriptors refusal; startup may have opened
+	 * it already, and without one accept still pauses, just less cleanly. */
+	if (net_reserve_spare() == -1)
+		log_warn("rpc spare descriptor not reserved", "error=%s",
+		    strerror(errno));
 	if ((path = rpc_addr_unix_path(addr)) != NULL)
 		rc = rpc_listen_unix(path, err, errlen);
 	else if ((hp = rpc_addr_tcp_part(addr)) != NULL)
