@@ -54,7 +54,11 @@ def test_localhost_binds_every_address_it_names(rr):
 
 def test_unix_socket_server_and_at_sign_remote_addr(rr, events, tmp_path):
     path = tmp_path / "rr.sock"
-    path.write_text("stale")       # a stale file is removed first (RR)
+    # A stale socket file is removed first (RR); other files are kept
+    # and fail the start (test_listeners.py).
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()
     srv = rr(servers={"sock": {"addr": "unix://%s" % path}})
     c = Unix(str(path))
     ctx = json.loads(c.ask("CTX"))
