@@ -132,8 +132,8 @@ net_listen_unix(const char *path, char *err, size_t errlen)
 			return -1;
 		}
 		if (live == -1 || (unlink(path) == -1 && errno != ENOENT)) {
-			snprintf(err, errlen, "listen unix %s: stale socket: %s",
-			    path, strerror(errno));
+			snprintf(err, errlen, "listen unix %s: stale socket: "
+			    "%s", path, strerror(errno));
 			return -1;
 		}
 	} else if (errno != ENOENT) {

@@ -508,7 +508,8 @@ static int
 rpc_listen_tcp(const char *hp, char *err, size_t errlen)
 {
 	struct rr_server_conf conf = { 0 };
-	char		 host[RPC_ADDR_HOSTLEN], port[RPC_ADDR_PORTLEN], why[256];
+	char		 host[RPC_ADDR_HOSTLEN], port[RPC_ADDR_PORTLEN];
+	char		 why[256];
 	int		 fds[RPC_MAX_LISTEN], n;
 
 	if (rpc_addr_split_hostport(hp, host, sizeof(host), port,
