@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* tcp.reactors at most; config.c refuses more. */
+#define RR_MAX_REACTORS	64
+
 struct rr_server_conf {
 	char		*name;		/* key under tcp.servers, lower-cased */
 	char		*addr;		/* as configured, after $VAR expansion */

@@ -1,19 +1,17 @@
 /*
- * conn.c - reactor threads and client connections.
+ * conn.c - client connections of one reactor.
  *
- * Each reactor owns an epoll set (ev.c), its SO_REUSEPORT listeners and every
- * connection it accepted.  Sockets are registered once, edge-triggered, for
- * EPOLLIN|EPOLLOUT|EPOLLRDHUP, so steady state needs no epoll_ctl at all:
- * EPOLLIN sets c_readable, and conn_advance() reads only when it needs the
- * next message (while an event is with a worker the socket is left alone and
- * the kernel applies back-pressure, as RR does).  EPOLLOUT flushes c_out.
+ * Sockets are registered once, edge-triggered, for reading, writing and the
+ * peer's half-close, so steady state needs no registration changes: a read
+ * edge sets c_readable, and conn_advance() reads only when it needs the next
+ * message (while an event is with a worker the socket is left alone and the
+ * kernel applies back-pressure, as RR does).  A write edge flushes c_out.
  *
- * conn_advance() is the whole state machine: it dispatches CONNECTED once,
- * then one DATA per delimited message (the delimiter is searched across read
- * boundaries, PROTOCOL.md 4.6 rrtcp policy), then exactly one CLOSE whatever
- * ended the connection (4.7 rrtcp policy).  Only one event per connection is
- * ever waiting or in flight.  Connections are freed in the before-sleep hook,
- * never inside a callback.
+ * conn_advance() moves an OPEN connection on: it dispatches one DATA per
+ * delimited message (the delimiter is searched across read boundaries,
+ * rrtcp-protocol(7) 4.6), and ends the connection once the client or the
+ * server is done.  Connections are freed before the loop sleeps, never
+ * inside a callback.
  */
 #include "conn.h"
 
@@ -23,37 +21,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "json.h"
 #include "log.h"
 #include "net.h"
-#include "pool.h"
-#include "relay.h"
-
-#ifndef TAILQ_FOREACH_SAFE
-#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
-	for ((var) = TAILQ_FIRST(head);					\
-	    (var) && ((tvar) = TAILQ_NEXT(var, field), 1);		\
-	    (var) = (tvar))
-#endif
 
 #define IN_MIN_CAP	2048		/* first c_in allocation */
 #define READ_CHUNK	16384		/* bytes asked of read() at most */
 #define OUT_HIGH_WATER	(256 * 1024)	/* pause dispatching above this */
-#define MAXEVENTS	256
 #define CONN_MAX_RETRIES 3		/* re-runs after Worker::stop() */
 #define CONN_MAX_RETRIES_STR "3"
 
 _Atomic uint64_t conn_count;
 static _Atomic uint64_t events_in_progress;	/* only with max_queue_size */
 static _Atomic uint64_t next_conn_id = 1;
-void (*reactor_drained_hook)(void);
 
 static void	conn_advance(struct rr_conn *c);
 static void	conn_dispatch(struct rr_conn *c, enum conn_event ev);
+
+#define CONN_OF(p, member) \
+	((struct rr_conn *)(void *)((char *)(p) - offsetof(struct rr_conn, member)))
 
 const char *
 conn_event_str(enum conn_event ev)
@@ -63,43 +52,46 @@ conn_event_str(enum conn_event ev)
 	return names[ev];
 }
 
+const char *
+conn_state_str(enum conn_state st)
+{
+	static const char *const names[] = { "open", "flushing", "close_owed",
+	    "closing", "done" };
+	return names[st];
+}
+
 static unsigned long long
 cid(const struct rr_conn *c)
 {
 	return (unsigned long long)c->c_id;
 }
 
-/* --- closing ----------------------------------------------------------- */
-
-/* Closes the socket; the CLOSE event follows from conn_advance(). */
-static void
-conn_close_socket(struct rr_conn *c, int level, const char *reason)
+static const struct rr_config *
+cfg_of(const struct rr_conn *c)
 {
-	char q[LOG_QMAX];
-
-	if (c->c_closed)
-		return;
-	log_emit(level, "connection closed", "conn=%llu server=%s reason=%s",
-	    cid(c), c->c_srv->name, log_q(q, sizeof(q), reason,
-	    strlen(reason)));
-	close(c->c_io.fd);
-	c->c_io.fd = -1;
-	c->c_closed = 1;
-	c->c_readable = 0;
-	buf_free(&c->c_out);
+	return c->c_set->cs_cfg;
 }
+
+/* The one way a connection's state changes. */
+static void
+set_state(struct rr_conn *c, enum conn_state to)
+{
+	if (log_enabled(LOG_DEBUG))
+		log_debug("connection state", "conn=%llu from=%s to=%s",
+		    cid(c), conn_state_str(c->c_state), conn_state_str(to));
+	c->c_state = to;
+}
+
+/* --- ending ------------------------------------------------------------- */
 
 static void
 conn_finish(struct rr_conn *c)
 {
-	struct rr_reactor *r = c->c_r;
+	struct conn_set *cs = c->c_set;
 
-	if (c->c_state == CONN_DONE)
-		return;
-	c->c_state = CONN_DONE;
-	ev_timer_cancel(r->r_loop, &c->c_timer);
-	TAILQ_REMOVE(&r->r_conns, c, c_link);
-	TAILQ_INSERT_TAIL(&r->r_garbage, c, c_link);
+	set_state(c, CONN_DONE);
+	TAILQ_REMOVE(&cs->cs_conns, c, c_link);
+	TAILQ_INSERT_TAIL(&cs->cs_garbage, c, c_link);
 }
 
 static void
@@ -111,12 +103,62 @@ conn_free(struct rr_conn *c)
 	atomic_fetch_sub_explicit(&conn_count, 1, memory_order_relaxed);
 }
 
-/* --- client I/O -------------------------------------------------------- */
+/* Closes the socket; a reply not wholly sent resets the connection. */
+static void
+close_socket(struct rr_conn *c, int level, const char *reason)
+{
+	char q[LOG_QMAX], extra[64] = "";
+	size_t unsent = buf_len(&c->c_out);
+	int pid = relay_worker_pid(&c->c_x);
 
-/*
- * Sends what the socket takes now.  Returns the bytes sent; on an error the
- * socket is closed (c_closed says so).
- */
+	if (unsent > 0) {
+		/* The client must not take a cut reply for a whole one. */
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		setsockopt(c->c_io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		if (level > LOG_WARN)
+			level = LOG_WARN;
+		snprintf(extra, sizeof(extra), " unsent=%zu reset=1", unsent);
+	}
+	if (pid != 0)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+		    " worker=%d", pid);
+	log_emit(level, "connection closed", "conn=%llu server=%s reason=%s%s",
+	    cid(c), c->c_srv->name, log_q(q, sizeof(q), reason,
+	    strlen(reason)), extra);
+	close(c->c_io.fd);
+	c->c_io.fd = -1;
+	c->c_readable = 0;
+	buf_free(&c->c_out);
+	set_state(c, CONN_CLOSE_OWED);
+}
+
+void
+conn_close(struct rr_conn *c, int level, const char *reason)
+{
+	if (c->c_state != CONN_OPEN && c->c_state != CONN_FLUSHING)
+		return;
+	close_socket(c, level, reason);
+	if (c->c_slot == SLOT_FREE)
+		conn_dispatch(c, CEV_CLOSE);
+}
+
+/* No more events from this client: close once the output is out. */
+static void
+conn_end(struct rr_conn *c, int level, const char *reason)
+{
+	if (buf_len(&c->c_out) == 0) {
+		conn_close(c, level, reason);
+		return;
+	}
+	c->c_end_level = level;
+	c->c_end_reason = reason;
+	set_state(c, CONN_FLUSHING);
+}
+
+/* --- client I/O ----------------------------------------------------------- */
+
+/* Sends what the socket takes now; returns the bytes sent.  An error closes. */
 static size_t
 conn_send(struct rr_conn *c, const uint8_t *p, size_t n)
 {
@@ -134,11 +176,19 @@ conn_send(struct rr_conn *c, const uint8_t *p, size_t n)
 		else {
 			char why[96];
 			snprintf(why, sizeof(why), "write: %s", strerror(errno));
-			conn_close_socket(c, LOG_DEBUG, why);
+			/* What is left cannot reach this client anyway. */
+			buf_free(&c->c_out);
+			conn_close(c, LOG_DEBUG, why);
 			break;
 		}
 	}
 	return sent;
+}
+
+static int
+conn_has_socket(const struct rr_conn *c)
+{
+	return c->c_state == CONN_OPEN || c->c_state == CONN_FLUSHING;
 }
 
 /* Writes reply bytes: straight to the socket, the rest into c_out. */
@@ -147,18 +197,18 @@ conn_write(struct rr_conn *c, const uint8_t *p, size_t n)
 {
 	size_t sent;
 
-	if (c->c_closed || n == 0)
+	if (!conn_has_socket(c) || n == 0)
 		return;
 	if (buf_len(&c->c_out) == 0) {
 		sent = conn_send(c, p, n);
-		if (c->c_closed)
+		if (!conn_has_socket(c))
 			return;
 		p += sent;
 		n -= sent;
 	}
 	if (n > 0 && buf_append(&c->c_out, p, n,
-	    c->c_r->r_cfg->max_frame_size + OUT_HIGH_WATER) == -1)
-		conn_close_socket(c, LOG_WARN, "output buffer limit exceeded");
+	    cfg_of(c)->max_frame_size + OUT_HIGH_WATER) == -1)
+		conn_close(c, LOG_WARN, "output buffer limit exceeded");
 }
 
 static void
@@ -166,17 +216,20 @@ conn_flush(struct rr_conn *c)
 {
 	size_t len = buf_len(&c->c_out), sent;
 
-	if (c->c_closed || len == 0)
+	if (!conn_has_socket(c) || len == 0)
 		return;
 	sent = conn_send(c, buf_rptr(&c->c_out), len);
-	if (c->c_closed)
-		return;		/* conn_close_socket freed c_out */
+	if (!conn_has_socket(c))
+		return;
 	buf_consume(&c->c_out, sent);
 	if (buf_len(&c->c_out) == 0 && c->c_out.cap > 65536)
 		buf_free(&c->c_out);	/* a big reply is not kept around */
+	if (c->c_state == CONN_FLUSHING && buf_len(&c->c_out) == 0)
+		conn_close(c, c->c_end_level, c->c_end_reason);
 }
 
-/* Reads one chunk.  Returns bytes read, 0 on EOF, -1 on EAGAIN, -2 on error. */
+/* Reads one chunk.  Returns bytes read, 0 on EOF, -1 on EAGAIN, -2 on error,
+ * -3 out of memory. */
 static ssize_t
 conn_read(struct rr_conn *c)
 {
@@ -197,7 +250,7 @@ conn_read(struct rr_conn *c)
 		c->c_in.wpos += (size_t)n;
 		/* A short read emptied the socket: the next byte raises a new
 		 * edge, so skip the read that would only say EAGAIN.  After
-		 * RDHUP keep reading until read() reports the EOF itself. */
+		 * a hang-up keep reading until read() reports the EOF. */
 		if ((size_t)n < want && !c->c_rdhup)
 			c->c_readable = 0;
 		return n;
@@ -251,45 +304,32 @@ conn_find_message(struct rr_conn *c)
 	return 1;
 }
 
+/* An OPEN connection with no event in flight: the next step. */
 static void
 conn_advance(struct rr_conn *c)
 {
-	struct rr_reactor *r = c->c_r;
+	char why[96];
 
 	for (;;) {
 		ssize_t n;
 
-		if (c->c_state != CONN_IDLE)
+		if (c->c_state != CONN_OPEN || c->c_slot != SLOT_FREE)
 			return;
-		if (c->c_closed) {
-			if (!c->c_close_sent) {
-				c->c_close_sent = 1;
-				conn_dispatch(c, CEV_CLOSE);
-			} else
-				conn_finish(c);
+		/* Back-pressure: a client that does not read gets no more
+		 * events until its output drains. */
+		if (buf_len(&c->c_out) > OUT_HIGH_WATER)
 			return;
-		}
-		if (buf_len(&c->c_out) > 0) {
-			/* WRITECLOSE and back-pressure wait for EPOLLOUT. */
-			if (c->c_close_after_flush ||
-			    buf_len(&c->c_out) > OUT_HIGH_WATER)
-				return;
-		} else if (c->c_close_after_flush) {
-			conn_close_socket(c, LOG_DEBUG, "WRITECLOSE");
-			continue;
-		}
 		if (conn_find_message(c)) {
 			conn_dispatch(c, CEV_DATA);
 			return;
 		}
 		if (buf_len(&c->c_in) > c->c_srv->max_message_size) {
-			char why[96];
 			snprintf(why, sizeof(why), "message exceeds "
 			    "max_message_size (%zu bytes) without a delimiter",
 			    c->c_srv->max_message_size);
 			buf_free(&c->c_in);
-			conn_close_socket(c, LOG_WARN, why);
-			continue;
+			conn_close(c, LOG_WARN, why);
+			return;
 		}
 		if (c->c_eof) {
 			if (buf_len(&c->c_in) > 0) {
@@ -298,12 +338,12 @@ conn_advance(struct rr_conn *c)
 				conn_dispatch(c, CEV_DATA);
 				return;
 			}
-			conn_close_socket(c, LOG_DEBUG, "client closed");
-			continue;
+			conn_end(c, LOG_DEBUG, "client closed");
+			return;
 		}
-		if (r->r_draining) {
-			conn_close_socket(c, LOG_INFO, "server shutting down");
-			continue;
+		if (c->c_set->cs_draining) {
+			conn_end(c, LOG_INFO, "server shutting down");
+			return;
 		}
 		if (!c->c_readable)
 			return;
@@ -321,16 +361,15 @@ conn_advance(struct rr_conn *c)
 		}
 		if (n == -3) {
 			buf_free(&c->c_in);
-			conn_close_socket(c, LOG_WARN, "out of memory");
-			continue;
+			conn_close(c, LOG_WARN, "out of memory");
+			return;
 		}
-		{
-			char why[96];
-			snprintf(why, sizeof(why), "read: %s", strerror(errno));
-			/* A reset is the client's business: debug, like any
-			 * per-connection event. */
-			conn_close_socket(c, LOG_DEBUG, why);
-		}
+		snprintf(why, sizeof(why), "read: %s", strerror(errno));
+		/* A reset is the client's business: debug, like any
+		 * per-connection event. */
+		buf_free(&c->c_out);
+		conn_close(c, LOG_DEBUG, why);
+		return;
 	}
 }
 
@@ -339,210 +378,18 @@ conn_on_io(struct ev *loop, struct ev_io *io, uint32_t events)
 {
 	struct rr_conn *c = io->arg;
 
-	if (c->c_closed || c->c_state == CONN_DONE)
+	if (!conn_has_socket(c))
 		return;
 	if (events & (EV_READ | EV_HUP))
 		c->c_readable = 1;
 	if (events & EV_HUP)
 		c->c_rdhup = 1;
-	if (events & EV_WRITE) {
+	if (events & EV_WRITE)
 		conn_flush(c);
-		if (c->c_closed && c->c_state == CONN_IDLE) {
-			conn_advance(c);
-			return;
-		}
-	}
-	if (c->c_state == CONN_IDLE)
-		conn_advance(c);
+	conn_advance(c);
 }
 
-/* --- dispatching events to workers ---------------------------------------- */
-
-/*
- * Fair across reactors, cheaply: a freed worker goes to the local queue
- * unless another reactor's oldest waiter has waited FAIR_SLACK_MS longer;
- * then it goes through the idle ring to that reactor.  Without this one
- * reactor could keep its workers while the other's connections starve;
- * with a strict "oldest first" rule workers would move between the
- * reactors' epoll sets on nearly every event (two epoll_ctl and a wake-up).
- */
-#define FAIR_SLACK_MS	2
-
-static struct rr_reactor *all_reactors[64];
-static _Atomic int	 nall_reactors;
-
-static int
-oldest_is_here(const struct rr_reactor *r)
-{
-	int64_t mine = atomic_load(&r->r_head_since);
-	int n = atomic_load(&nall_reactors);
-
-	for (int i = 0; i < n; i++)
-		if (all_reactors[i] != r &&
-		    atomic_load(&all_reactors[i]->r_head_since) + FAIR_SLACK_MS <
-		    mine)
-			return 0;
-	return 1;
-}
-
-static void
-set_head_since(struct rr_reactor *r)
-{
-	struct rr_conn *head = TAILQ_FIRST(&r->r_waitq);
-
-	/* INT64_MAX / 2: "nobody waits", and + FAIR_SLACK_MS cannot overflow. */
-	atomic_store(&r->r_head_since, head ? head->c_wait_since :
-	    INT64_MAX / 2);
-}
-
-static void
-waitq_insert(struct rr_conn *c)
-{
-	struct rr_reactor *r = c->c_r;
-
-	c->c_wait_since = ev_now(r->r_loop);
-	TAILQ_INSERT_TAIL(&r->r_waitq, c, c_wait);
-	set_head_since(r);
-	atomic_fetch_add_explicit(&r->r_waiting, 1, memory_order_relaxed);
-	/* seq_cst: publish "someone waits" before looking at the ring again,
-	 * so a worker released meanwhile is not missed (pool.c). */
-	pool_waiting_add(1);
-}
-
-static void
-waitq_remove(struct rr_conn *c)
-{
-	struct rr_reactor *r = c->c_r;
-
-	TAILQ_REMOVE(&r->r_waitq, c, c_wait);
-	set_head_since(r);
-	atomic_fetch_sub_explicit(&r->r_waiting, 1, memory_order_relaxed);
-	pool_waiting_add(-1);
-}
-
-static void	conn_start_exec(struct rr_conn *c, struct rr_worker *w);
-
-/* Hands idle workers to waiting events, oldest first. */
-static void
-serve_waiters(struct rr_reactor *r)
-{
-	struct rr_conn *c;
-	struct rr_worker *w;
-
-	while ((c = TAILQ_FIRST(&r->r_waitq)) != NULL && oldest_is_here(r)) {
-		if ((w = pool_lease(r->r_loop)) == NULL)
-			return;
-		waitq_remove(c);
-		conn_start_exec(c, w);
-	}
-}
-
-/*
- * Every waiter of a reactor waits allocate_timeout, so the queue is in
- * deadline order and one timer for its head covers all of them.
- */
-static void
-on_wait_timer(struct ev *loop, struct ev_timer *t)
-{
-	struct rr_reactor *r = t->arg;
-	struct rr_conn *c;
-	char why[128];
-
-	int expired = 0;
-
-	while ((c = TAILQ_FIRST(&r->r_waitq)) != NULL &&
-	    c->c_wait_until <= ev_now(loop)) {
-		expired = 1;
-		waitq_remove(c);
-		snprintf(why, sizeof(why), "no free worker within "
-		    "allocate_timeout (%lldms) for %s",
-		    (long long)r->r_cfg->pool.allocate_timeout_ms,
-		    conn_event_str(c->c_event));
-		c->c_state = CONN_IDLE;
-		pool_note_starved();
-		conn_exec_failed(c, why);
-	}
-	if ((c = TAILQ_FIRST(&r->r_waitq)) != NULL)
-		ev_timer_arm(loop, t, c->c_wait_until - ev_now(loop));
-	/* Another reactor may hold the oldest waiter now. */
-	if (expired)
-		pool_kick();
-}
-
-static void
-on_conn_timer(struct ev *loop, struct ev_timer *t)
-{
-	struct rr_conn *c = t->arg;
-	const struct rr_config *cfg = c->c_r->r_cfg;
-	char why[128];
-
-	if (c->c_state == CONN_EXEC && c->c_worker != NULL) {
-		struct rr_worker *w = c->c_worker;
-		int is_close = c->c_event == CEV_CLOSE;
-
-		snprintf(why, sizeof(why), is_close ?
-		    "no answer to CLOSE within close_timeout (%lldms)" :
-		    "exec_ttl exceeded (%lldms)", (long long)(is_close ?
-		    cfg->close_timeout_ms : cfg->pool.supervisor.exec_ttl_ms));
-		c->c_worker = NULL;
-		pool_retire(w, WS_EXEC_TTL, 1, why);
-		conn_exec_failed(c, why);
-	}
-}
-
-static void
-conn_start_exec(struct rr_conn *c, struct rr_worker *w)
-{
-	const struct rr_config *cfg = c->c_r->r_cfg;
-	int64_t ttl = c->c_event == CEV_CLOSE ? cfg->close_timeout_ms :
-	    cfg->pool.supervisor.exec_ttl_ms;
-
-	c->c_state = CONN_EXEC;
-	if (relay_send(c, w) == -1) {
-		/* That worker is gone; try the next one. */
-		c->c_state = CONN_IDLE;
-		conn_dispatch(c, c->c_event);
-		return;
-	}
-	if (ttl > 0)
-		ev_timer_arm(c->c_r->r_loop, &c->c_timer, ttl);
-}
-
-static void
-conn_dispatch(struct rr_conn *c, enum conn_event ev)
-{
-	struct rr_reactor *r = c->c_r;
-	struct rr_worker *w;
-
-	/* CLOSE is owed to every connection (4.7): never refused here. */
-	if (c->c_event == CEV_NONE && ev != CEV_CLOSE &&
-	    r->r_cfg->pool.max_queue_size > 0) {
-		/* RR: this many events waiting or running already -> fail. */
-		if (atomic_fetch_add(&events_in_progress, 1) >=
-		    r->r_cfg->pool.max_queue_size) {
-			atomic_fetch_sub(&events_in_progress, 1);
-			c->c_event = ev;
-			c->c_state = CONN_IDLE;
-			conn_exec_failed(c, "max_queue_size reached");
-			return;
-		}
-		c->c_counted = 1;
-	}
-	c->c_event = ev;
-	/* Arrival order: nobody overtakes an event that already waits, here
-	 * or on another reactor. */
-	if (pool_waiting_total() == 0 && (w = pool_lease(r->r_loop)) != NULL) {
-		conn_start_exec(c, w);
-		return;
-	}
-	c->c_state = CONN_WAITING;
-	waitq_insert(c);
-	c->c_wait_until = ev_now(r->r_loop) + r->r_cfg->pool.allocate_timeout_ms;
-	if (!ev_timer_armed(&r->r_wait_timer))
-		ev_timer_arm(r->r_loop, &r->r_wait_timer,
-		    r->r_cfg->pool.allocate_timeout_ms);
-	serve_waiters(r);
-}
+/* --- events ---------------------------------------------------------------- */
 
 /* The event no longer counts against max_queue_size. */
 static void
@@ -554,122 +401,195 @@ release_queue_slot(struct rr_conn *c)
 	}
 }
 
-void
-conn_on_reply(struct rr_conn *c, enum conn_reply kind, const uint8_t *body,
-    size_t len)
-{
-	/* Before the client can see the answer and send again (RR frees the
-	 * slot when the worker call returns). */
-	release_queue_slot(c);
-	if (c->c_event == CEV_CLOSE)
-		return;		/* the answer to CLOSE is ignored (4.5) */
-	switch (kind) {
-	case REPLY_CONTINUE:
-		break;
-	case REPLY_WRITE:
-		conn_write(c, body, len);
-		break;
-	case REPLY_WRITECLOSE:
-		conn_write(c, body, len);
-		c->c_close_after_flush = 1;
-		break;
-	case REPLY_CLOSE:
-		conn_close_socket(c, LOG_DEBUG, "worker answered CLOSE");
-		break;
-	}
-}
-
+/* The event in flight is over, whatever its outcome. */
 static void
-conn_event_over(struct rr_conn *c)
+event_over(struct rr_conn *c)
 {
-	ev_timer_cancel(c->c_r->r_loop, &c->c_timer);
 	if (c->c_event == CEV_DATA) {
 		buf_consume(&c->c_in, c->c_msglen);
 		c->c_msglen = 0;
 		c->c_scan = 0;
 	}
 	c->c_event = CEV_NONE;
-	c->c_worker = NULL;
-	c->c_state = CONN_IDLE;
+	c->c_slot = SLOT_FREE;
 	c->c_retries = 0;
 	release_queue_slot(c);
 }
 
-void
-conn_exec_done(struct rr_conn *c, struct rr_worker *w)
+/* After an event: CLOSE is dispatched once it is owed, else move on. */
+static void
+conn_next(struct rr_conn *c)
 {
-	if (c != NULL)
-		conn_event_over(c);
-	if (w != NULL && pool_finish(w)) {
-		struct ev *loop = atomic_load(&w->w_holder);
-		struct rr_reactor *wr = ev_data(loop);
-		struct rr_conn *next = TAILQ_FIRST(&wr->r_waitq);
-
-		/* Straight to the local head if it is the oldest waiter
-		 * anywhere; else through the ring to whoever is. */
-		if (next != NULL && oldest_is_here(wr)) {
-			waitq_remove(next);
-			atomic_store(&w->w_status, WS_WORKING);
-			conn_start_exec(next, w);
-		} else
-			pool_release(w);
-	}
-	if (c != NULL)
+	if (c->c_state == CONN_CLOSE_OWED)
+		conn_dispatch(c, CEV_CLOSE);
+	else
 		conn_advance(c);
 }
 
-void
-conn_exec_failed(struct rr_conn *c, const char *reason)
+/* The event could not run or failed: the connection goes with it. */
+static void
+event_failed(struct rr_conn *c, const char *reason)
 {
 	char q[LOG_QMAX];
 
 	if (c->c_event == CEV_CLOSE) {
 		log_info("CLOSE event not delivered", "conn=%llu reason=%s",
 		    cid(c), log_q(q, sizeof(q), reason, strlen(reason)));
-		conn_event_over(c);
+		event_over(c);
 		conn_finish(c);
 		return;
 	}
 	/* The message that failed is dropped with the connection. */
-	conn_event_over(c);
-	conn_close_socket(c, LOG_WARN, reason);
-	conn_advance(c);
+	event_over(c);
+	buf_free(&c->c_out);
+	conn_close(c, LOG_WARN, reason);
+	conn_next(c);
 }
 
-void
-conn_exec_retry(struct rr_conn *c)
+static void
+on_reply(struct rr_conn *c, const struct relay_result *res)
 {
-	ev_timer_cancel(c->c_r->r_loop, &c->c_timer);
-	c->c_state = CONN_IDLE;
-	/* RR re-runs forever; a worker that stops on this very event would
-	 * cycle the whole pool.  Three tries, then the event fails. */
-	if (++c->c_retries > CONN_MAX_RETRIES) {
-		conn_exec_failed(c, "every worker asked to stop on this event "
-		    "(tried " CONN_MAX_RETRIES_STR " times)");
+	if (c->c_event == CEV_CLOSE)
+		return;		/* the answer to CLOSE is ignored (4.5) */
+	switch (res->kind) {
+	case REPLY_CONTINUE:
+		break;
+	case REPLY_WRITE:
+		conn_write(c, res->body, res->len);
+		break;
+	case REPLY_WRITECLOSE:
+		conn_write(c, res->body, res->len);
+		if (c->c_state == CONN_OPEN)
+			conn_end(c, LOG_DEBUG, "WRITECLOSE");
+		break;
+	case REPLY_CLOSE:
+		conn_close(c, LOG_DEBUG, "worker answered CLOSE");
+		break;
+	}
+}
+
+/* relay_done_fn: the exchange of the event in flight reports. */
+static void
+on_event_done(struct relay_xchg *x, const struct relay_result *res)
+{
+	struct rr_conn *c = CONN_OF(x, c_x);
+
+	switch (res->outcome) {
+	case RELAY_REPLY:
+		/* Before the client can see the answer and send again (RR
+		 * frees the slot when the worker call returns). */
+		release_queue_slot(c);
+		on_reply(c, res);
+		if (c->c_event == CEV_CLOSE) {
+			event_over(c);
+			conn_finish(c);
+			return;
+		}
+		event_over(c);
+		conn_next(c);
+		return;
+	case RELAY_FAILED:
+		event_failed(c, res->reason);
+		return;
+	case RELAY_RETRY:
+		/* RR re-runs forever; a worker that stops on this very event
+		 * would cycle the whole pool.  Three tries, then it fails. */
+		c->c_slot = SLOT_FREE;
+		if (++c->c_retries > CONN_MAX_RETRIES) {
+			event_failed(c, "every worker asked to stop on this "
+			    "event (tried " CONN_MAX_RETRIES_STR " times)");
+			return;
+		}
+		conn_dispatch(c, c->c_event);
 		return;
 	}
-	conn_dispatch(c, c->c_event);
 }
 
-/* --- accepting ------------------------------------------------------------ */
+static void	on_worker_granted(struct sched_waiter *wt, struct rr_worker *w);
 
+/* Runs the event in flight on w (held by this reactor). */
 static void
-on_listener_resume(struct ev *loop, struct ev_timer *t)
+conn_start(struct rr_conn *c, struct rr_worker *w)
 {
-	struct rr_listener *l = t->arg;
+	const struct rr_config *cfg = cfg_of(c);
+	int is_close = c->c_event == CEV_CLOSE;
+	struct relay_request rq = {
+		.ctx = c->c_ctx,
+		.ctxlen = c->c_ctxlen,
+		.event = conn_event_str(c->c_event),
+		.body = c->c_event == CEV_DATA ? buf_rptr(&c->c_in) : NULL,
+		.body_len = c->c_event == CEV_DATA ? c->c_msglen : 0,
+		.ttl_ms = is_close ? cfg->close_timeout_ms :
+		    cfg->pool.supervisor.exec_ttl_ms,
+		.ttl_name = is_close ? "no answer to CLOSE: close_timeout" :
+		    "exec_ttl",
+	};
+	int rc;
 
-	if (!l->l_r->r_draining)
-		ev_attach(loop, &l->l_io, EV_READ | EV_EDGE);
-	/* Edge-triggered: connections queued meanwhile raise no new edge. */
-	l->l_io.fn(loop, &l->l_io, EV_READ);
+	c->c_slot = SLOT_RUNNING;
+	c->c_x.x_conn = c->c_id;
+	rc = relay_start(&c->c_x, c->c_set->cs_loop, w, &rq, on_event_done);
+	if (rc == 0)
+		return;
+	c->c_slot = SLOT_WAITING;
+	if (rc == -2) {
+		sched_handoff(c->c_set->cs_sched, w);
+		event_failed(c, "message too large to frame");
+		return;
+	}
+	/* That worker is gone; ask for the next one. */
+	sched_request(c->c_set->cs_sched, &c->c_waiter, on_worker_granted,
+	    cfg->pool.allocate_timeout_ms);
 }
 
 static void
-conn_new(struct rr_listener *l, int fd, struct sockaddr_storage *ss,
-    socklen_t sslen)
+on_worker_granted(struct sched_waiter *wt, struct rr_worker *w)
 {
-	struct rr_reactor *r = l->l_r;
-	const struct rr_server_conf *srv = l->l_srv;
+	struct rr_conn *c = CONN_OF(wt, c_waiter);
+	char why[128];
+
+	if (w != NULL) {
+		conn_start(c, w);
+		return;
+	}
+	snprintf(why, sizeof(why), "no free worker within allocate_timeout "
+	    "(%lldms) for %s", (long long)cfg_of(c)->pool.allocate_timeout_ms,
+	    conn_event_str(c->c_event));
+	event_failed(c, why);
+}
+
+static void
+conn_dispatch(struct rr_conn *c, enum conn_event ev)
+{
+	const struct rr_config *cfg = cfg_of(c);
+
+	if (ev == CEV_CLOSE)
+		set_state(c, CONN_CLOSING);
+	/* CLOSE is owed to every connection (4.7): never refused here. */
+	if (ev != CEV_CLOSE && c->c_retries == 0 &&
+	    cfg->pool.max_queue_size > 0) {
+		/* RR: this many events waiting or running already -> fail. */
+		if (atomic_fetch_add(&events_in_progress, 1) >=
+		    cfg->pool.max_queue_size) {
+			atomic_fetch_sub(&events_in_progress, 1);
+			c->c_event = ev;
+			event_failed(c, "max_queue_size reached");
+			return;
+		}
+		c->c_counted = 1;
+	}
+	c->c_event = ev;
+	c->c_slot = SLOT_WAITING;
+	sched_request(c->c_set->cs_sched, &c->c_waiter, on_worker_granted,
+	    cfg->pool.allocate_timeout_ms);
+}
+
+/* --- the set ----------------------------------------------------------------- */
+
+void
+conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
+    const struct sockaddr_storage *ss, socklen_t sslen)
+{
 	char addr[NET_ADDRSTRLEN], uuid[NET_UUIDLEN + 1];
 	size_t cap = 96 + NET_ADDRSTRLEN + NET_UUIDLEN +
 	    JSON_QUOTED_MAX(strlen(srv->name)), len;
@@ -682,116 +602,88 @@ conn_new(struct rr_listener *l, int fd, struct sockaddr_storage *ss,
 		close(fd);
 		return;
 	}
-	net_format_addr((struct sockaddr *)ss, sslen, addr, sizeof(addr));
+	net_format_addr((const struct sockaddr *)ss, sslen, addr, sizeof(addr));
 	net_uuid(uuid);
 	len = json_ctx_prefix(c->c_ctx, cap, addr, srv->name,
 	    strlen(srv->name), uuid);
 	c->c_ctxlen = (uint16_t)len;
 	c->c_id = atomic_fetch_add_explicit(&next_conn_id, 1,
 	    memory_order_relaxed);
-	c->c_r = r;
+	c->c_set = cs;
 	c->c_srv = srv;
-	c->c_state = CONN_IDLE;
-	ev_timer_init(&c->c_timer, on_conn_timer, c);
+	c->c_state = CONN_OPEN;
+	c->c_slot = SLOT_FREE;
 	if (ss->ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (ev_add(r->r_loop, &c->c_io, fd, EV_READ | EV_WRITE | EV_HUP | EV_EDGE, conn_on_io, c) == -1) {
-		log_warn("connection refused", "server=%s reason=epoll", srv->name);
+	if (ev_add(cs->cs_loop, &c->c_io, fd, EV_READ | EV_WRITE | EV_HUP |
+	    EV_EDGE, conn_on_io, c) == -1) {
+		log_warn("connection refused", "server=%s reason=\"cannot watch "
+		    "the socket\"", srv->name);
 		close(fd);
 		free(c);
 		return;
 	}
 	atomic_fetch_add_explicit(&conn_count, 1, memory_order_relaxed);
-	TAILQ_INSERT_TAIL(&r->r_conns, c, c_link);
-	r->r_nconns++;
+	TAILQ_INSERT_TAIL(&cs->cs_conns, c, c_link);
+	cs->cs_nconns++;
 	log_debug("connection accepted", "conn=%llu server=%s remote=%s uuid=%s",
 	    cid(c), srv->name, addr, uuid);
-	/* Not readable yet: epoll_ctl ADD reports bytes that are already
-	 * there, and an idle connection then never allocates c_in. */
+	/* Not readable yet: registering reports bytes that are already there,
+	 * and an idle connection then never allocates c_in. */
 	conn_dispatch(c, CEV_CONNECTED);
 }
 
-static void
-on_accept(struct ev *loop, struct ev_io *io, uint32_t events)
+void
+conn_set_init(struct conn_set *cs, struct ev *loop, struct sched *s,
+    const struct rr_config *cfg)
 {
-	struct rr_listener *l = io->arg;
-	struct rr_reactor *r = l->l_r;
-	static _Atomic int64_t last_limit_log;
-
-	while (!r->r_draining) {
-		struct sockaddr_storage ss;
-		socklen_t sslen = sizeof(ss);
-		int fd = accept4(io->fd, (struct sockaddr *)&ss, &sslen,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EAGAIN)
-				return;
-			/* EMFILE/ENFILE/ENOBUFS: pause ~1 s, never stop for
-			 * good (Q16). */
-			log_warn("accept failed, pausing 1s", "server=%s error=%s",
-			    l->l_srv->name, strerror(errno));
-			ev_del(loop, &l->l_io);
-			ev_timer_arm(loop, &l->l_pause, 1000);
-			return;
-		}
-		if (atomic_load_explicit(&conn_count, memory_order_relaxed) >=
-		    r->r_cfg->max_connections) {
-			int64_t now = ev_now(loop);
-			if (atomic_exchange(&last_limit_log, now) + 1000 <= now)
-				log_warn("connection refused", "server=%s "
-				    "reason=\"max_connections reached\" limit=%llu",
-				    l->l_srv->name, (unsigned long long)
-				    r->r_cfg->max_connections);
-			close(fd);
-			continue;
-		}
-		conn_new(l, fd, &ss, sslen);
-	}
+	memset(cs, 0, sizeof(*cs));
+	cs->cs_loop = loop;
+	cs->cs_sched = s;
+	cs->cs_cfg = cfg;
+	TAILQ_INIT(&cs->cs_conns);
+	TAILQ_INIT(&cs->cs_garbage);
 }
 
-/* --- the reactor thread --------------------------------------------------- */
-
-static void
-check_drained(struct rr_reactor *r)
+void
+conn_set_collect(struct conn_set *cs)
 {
-	if (r->r_draining && !r->r_drained && TAILQ_EMPTY(&r->r_conns)) {
-		r->r_drained = 1;
-		if (reactor_drained_hook)
-			reactor_drained_hook();
-	}
-}
-
-static void
-before_sleep(struct ev *loop, void *arg)
-{
-	struct rr_reactor *r = arg;
 	struct rr_conn *c;
 
-	while ((c = TAILQ_FIRST(&r->r_garbage)) != NULL) {
-		TAILQ_REMOVE(&r->r_garbage, c, c_link);
+	while ((c = TAILQ_FIRST(&cs->cs_garbage)) != NULL) {
+		TAILQ_REMOVE(&cs->cs_garbage, c, c_link);
 		conn_free(c);
 	}
-	check_drained(r);
 }
 
-static void
-start_draining(struct rr_reactor *r)
+void
+conn_set_destroy(struct conn_set *cs)
 {
-	struct rr_conn *c, *tmp;
+	struct rr_conn *c;
 
-	r->r_draining = 1;
-	for (int i = 0; i < r->r_nlisteners; i++) {
-		struct rr_listener *l = &r->r_listeners[i];
-		ev_timer_cancel(r->r_loop, &l->l_pause);
-		ev_del(r->r_loop, &l->l_io);
+	conn_set_collect(cs);
+	while ((c = TAILQ_FIRST(&cs->cs_conns)) != NULL) {
+		/* destroy_timeout is over: say what is lost. */
+		if (conn_has_socket(c))
+			close_socket(c, LOG_WARN, "destroy_timeout reached");
+		sched_cancel(cs->cs_sched, &c->c_waiter);
+		TAILQ_REMOVE(&cs->cs_conns, c, c_link);
+		conn_free(c);
 	}
-	/* Idle connections close now; busy ones when their event is done. */
-	TAILQ_FOREACH_SAFE(c, &r->r_conns, c_link, tmp)
-		if (c->c_state == CONN_IDLE)
+}
+
+void
+conn_set_drain(struct conn_set *cs)
+{
+	struct rr_conn *c, *next;
+
+	cs->cs_draining = 1;
+	/* Idle connections end now; busy ones when their event is done. */
+	for (c = TAILQ_FIRST(&cs->cs_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_link);
+		if (c->c_state == CONN_OPEN && c->c_slot == SLOT_FREE)
 			conn_advance(c);
+	}
 }
 
 /* The uuid sits at the end of the context prefix: ..."uuid":"U","event":" */
@@ -801,194 +693,34 @@ conn_uuid(const struct rr_conn *c)
 	return c->c_ctx + c->c_ctxlen - (NET_UUIDLEN + sizeof("\",\"event\":\"") - 1);
 }
 
-void
-reactor_set_config(struct rr_reactor *r, const struct rr_config *cfg)
-{
-	atomic_store(&r->r_cfg_next, cfg);
-	ev_wake(r->r_loop);
-}
-
-void
-reactor_close_uuid(struct rr_reactor *r, const char *uuid)
-{
-	char (*p)[37];
-
-	pthread_mutex_lock(&r->r_cmd_mtx);
-	/* Bounded: beyond 4096 queued requests the oldest wins. */
-	if (r->r_nclose < 4096 && (p = realloc(r->r_close_uuids,
-	    (r->r_nclose + 1) * sizeof(*p))) != NULL) {
-		r->r_close_uuids = p;
-		snprintf(p[r->r_nclose++], 37, "%s", uuid);
-	}
-	pthread_mutex_unlock(&r->r_cmd_mtx);
-	ev_wake(r->r_loop);
-}
-
-static void
-run_close_requests(struct rr_reactor *r)
-{
-	char (*list)[37];
-	size_t n;
-
-	pthread_mutex_lock(&r->r_cmd_mtx);
-	list = r->r_close_uuids;
-	n = r->r_nclose;
-	r->r_close_uuids = NULL;
-	r->r_nclose = 0;
-	pthread_mutex_unlock(&r->r_cmd_mtx);
-	for (size_t i = 0; i < n; i++) {
-		struct rr_conn *c;
-
-		TAILQ_FOREACH(c, &r->r_conns, c_link) {
-			if (c->c_closed ||
-			    memcmp(conn_uuid(c), list[i], NET_UUIDLEN) != 0)
-				continue;
-			/* An event in flight finishes; its reply goes nowhere
-			 * and the CLOSE event follows (4.8). */
-			conn_close_socket(c, LOG_INFO, "closed by tcp.Close");
-			if (c->c_state == CONN_IDLE)
-				conn_advance(c);
-			break;
-		}
-	}
-	free(list);
-}
-
-static _Atomic int drain_requested;
-static _Atomic int stop_requested;
-
-static void
-on_wake(struct ev *loop, void *arg)
-{
-	struct rr_reactor *r = arg;
-
-	if (atomic_load(&stop_requested)) {
-		ev_stop(loop);
-		return;
-	}
-	{
-		const struct rr_config *next = atomic_exchange(&r->r_cfg_next,
-		    NULL);
-		if (next != NULL)
-			r->r_cfg = next;
-	}
-	if (atomic_load(&drain_requested) && !r->r_draining)
-		start_draining(r);
-	run_close_requests(r);
-	serve_waiters(r);
-}
-
 int
-reactor_init(struct rr_reactor *r, int id, const struct rr_config *cfg)
-{
-	size_t longest = 0;
-
-	memset(r, 0, sizeof(*r));
-	r->r_id = id;
-	r->r_cfg = cfg;
-	TAILQ_INIT(&r->r_conns);
-	TAILQ_INIT(&r->r_waitq);
-	TAILQ_INIT(&r->r_garbage);
-	ev_timer_init(&r->r_wait_timer, on_wait_timer, r);
-	atomic_store(&r->r_head_since, INT64_MAX / 2);
-	if (atomic_load(&nall_reactors) < 64)
-		all_reactors[atomic_fetch_add(&nall_reactors, 1)] = r;
-	pthread_mutex_init(&r->r_cmd_mtx, NULL);
-	for (size_t i = 0; i < cfg->nservers; i++)
-		if (strlen(cfg->servers[i].name) > longest)
-			longest = strlen(cfg->servers[i].name);
-	r->r_scratch_len = 64 + 128 + NET_ADDRSTRLEN + NET_UUIDLEN +
-	    JSON_QUOTED_MAX(longest);
-	if ((r->r_scratch = malloc(r->r_scratch_len)) == NULL)
-		return -1;
-	if ((r->r_loop = ev_new(MAXEVENTS, r)) == NULL)
-		return -1;
-	ev_set_before_sleep(r->r_loop, before_sleep, r);
-	ev_set_wake(r->r_loop, on_wake, r);
-	pool_register_loop(r->r_loop, &r->r_waiting);
-	return 0;
-}
-
-int
-reactor_add_listener(struct rr_reactor *r, const struct rr_server_conf *srv,
-    int fd)
-{
-	struct rr_listener *ls = realloc(r->r_listeners,
-	    (size_t)(r->r_nlisteners + 1) * sizeof(*ls)), *l;
-
-	if (ls == NULL)
-		return -1;
-	r->r_listeners = ls;
-	l = &ls[r->r_nlisteners++];
-	memset(l, 0, sizeof(*l));
-	l->l_r = r;
-	l->l_srv = srv;
-	l->l_io.fd = fd;
-	l->l_io.fn = on_accept;
-	ev_timer_init(&l->l_pause, on_listener_resume, l);
-	return 0;
-}
-
-static void *
-reactor_main(void *arg)
-{
-	struct rr_reactor *r = arg;
-
-	/* Listeners were collected in an array that may have moved: fix the
-	 * back pointers now that it is final, then register. */
-	for (int i = 0; i < r->r_nlisteners; i++) {
-		struct rr_listener *l = &r->r_listeners[i];
-		l->l_io.arg = l;
-		l->l_pause.arg = l;
-		/* A shared (unix) listener wakes one reactor per connection. */
-		ev_attach(r->r_loop, &l->l_io, EV_READ | EV_EDGE | EV_EXCLUSIVE);
-	}
-	ev_run(r->r_loop);
-	return NULL;
-}
-
-int
-reactor_start(struct rr_reactor *r)
-{
-	return pthread_create(&r->r_thread, NULL, reactor_main, r) == 0 ? 0 : -1;
-}
-
-void
-reactor_drain(struct rr_reactor *r)
-{
-	atomic_store(&drain_requested, 1);
-	ev_wake(r->r_loop);
-}
-
-void
-reactor_stop(struct rr_reactor *r)
-{
-	atomic_store(&stop_requested, 1);
-	ev_wake(r->r_loop);
-}
-
-void
-reactor_join(struct rr_reactor *r)
+conn_set_close_uuid(struct conn_set *cs, const char *uuid)
 {
 	struct rr_conn *c;
 
-	pthread_join(r->r_thread, NULL);
-	while ((c = TAILQ_FIRST(&r->r_garbage)) != NULL) {
-		TAILQ_REMOVE(&r->r_garbage, c, c_link);
-		conn_free(c);
+	TAILQ_FOREACH(c, &cs->cs_conns, c_link) {
+		if (!conn_has_socket(c) ||
+		    memcmp(conn_uuid(c), uuid, NET_UUIDLEN) != 0)
+			continue;
+		/* An event in flight finishes; its reply goes nowhere and the
+		 * CLOSE event follows (4.8). */
+		conn_close(c, LOG_INFO, "closed by tcp.Close");
+		return 1;
 	}
-	while ((c = TAILQ_FIRST(&r->r_conns)) != NULL) {
-		TAILQ_REMOVE(&r->r_conns, c, c_link);
-		if (!c->c_closed)
-			close(c->c_io.fd);
-		conn_free(c);
-	}
-	for (int i = 0; i < r->r_nlisteners; i++)
-		close(r->r_listeners[i].l_io.fd);
-	free(r->r_listeners);
-	free(r->r_scratch);
-	free(r->r_close_uuids);
-	pthread_mutex_destroy(&r->r_cmd_mtx);
-	pool_unregister_loop(r->r_loop);
-	ev_free(r->r_loop);
+	return 0;
+}
+
+void
+conn_set_config(struct conn_set *cs, const struct rr_config *cfg)
+{
+	const struct rr_config *old = cs->cs_cfg;
+	struct rr_conn *c;
+
+	/* The servers are the same, in the same order (reload refuses
+	 * anything else): point every connection at the new entry. */
+	TAILQ_FOREACH(c, &cs->cs_conns, c_link)
+		c->c_srv = &cfg->servers[c->c_srv - old->servers];
+	TAILQ_FOREACH(c, &cs->cs_garbage, c_link)
+		c->c_srv = &cfg->servers[c->c_srv - old->servers];
+	cs->cs_cfg = cfg;
 }

@@ -1,25 +1,46 @@
 /*
- * conn.h - reactors and client connections.
+ * conn.h - client connections.
  *
- * A reactor is one thread with its own epoll set, its own SO_REUSEPORT
- * listeners and the connections it accepted; a connection never moves.
- * Each connection is a small state machine: it dispatches CONNECTED, then one
- * DATA event per delimited message, then exactly one CLOSE, one at a time.
+ * A connection belongs to one reactor (its conn_set) and never moves.  It
+ * dispatches CONNECTED, then one DATA event per delimited message, then
+ * exactly one CLOSE, one event at a time (rrtcp-protocol(7) 4.2, 4.7).
+ *
+ * Its life is one state machine:
+ *
+ *   OPEN ----------------------------+--> CLOSE_OWED --> CLOSING --> DONE
+ *     |  WRITECLOSE, client EOF,     |    socket closed,  CLOSE event
+ *     |  shutdown, with output left  |    CLOSE owed      waiting/running
+ *     v                              |
+ *   FLUSHING (output drains) --------+
+ *
+ * Besides the state, the one event slot says whether an event waits for a
+ * worker or runs on one.  Every way a socket closes goes through
+ * conn_close(); a close with reply bytes still unsent resets the connection
+ * and says how many were lost.
  */
 #ifndef RRTCP_CONN_H
 #define RRTCP_CONN_H
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "ev.h"
+#include "relay.h"
+#include "scheduler.h"
 
 struct rr_config;
 struct rr_server_conf;
-struct rr_worker;
+
+enum conn_state {
+	CONN_OPEN,		/* reading the client, writing replies */
+	CONN_FLUSHING,		/* no more events: output drains, then close */
+	CONN_CLOSE_OWED,	/* socket closed, the CLOSE event is owed */
+	CONN_CLOSING,		/* the CLOSE event waits or runs */
+	CONN_DONE		/* finished; freed before the loop sleeps */
+};
 
 enum conn_event {
 	CEV_NONE,
@@ -28,46 +49,34 @@ enum conn_event {
 	CEV_CLOSE
 };
 
-enum conn_state {
-	CONN_IDLE,		/* nothing in flight: reading or writing the client */
-	CONN_WAITING,		/* an event waits for an idle worker */
-	CONN_EXEC,		/* a request is with a worker */
-	CONN_DONE		/* finished; freed before the loop sleeps */
+enum conn_slot {
+	SLOT_FREE,		/* no event in flight */
+	SLOT_WAITING,		/* the event waits for a worker */
+	SLOT_RUNNING		/* the event runs on a worker */
 };
 
-/* What a worker answered (PROTOCOL.md 4.4). */
-enum conn_reply {
-	REPLY_CONTINUE,
-	REPLY_WRITE,
-	REPLY_WRITECLOSE,
-	REPLY_CLOSE		/* CLOSE and any unknown context */
-};
-
-struct rr_reactor;
+struct conn_set;
 
 struct rr_conn {
 	struct ev_io		 c_io;
 	uint64_t		 c_id;
-	struct rr_reactor	*c_r;
+	struct conn_set		*c_set;
 	const struct rr_server_conf *c_srv;
 	enum conn_state		 c_state;
-	enum conn_event		 c_event;	/* waiting or in flight */
-	struct rr_worker	*c_worker;	/* while CONN_EXEC */
+	enum conn_slot		 c_slot;
+	enum conn_event		 c_event;	/* waiting or running */
+	struct sched_waiter	 c_waiter;
+	struct relay_xchg	 c_x;
 	struct rr_buf		 c_in;		/* client bytes not yet answered */
 	size_t			 c_msglen;	/* bytes of c_in in the DATA in flight */
 	size_t			 c_scan;	/* delimiter search resumes here */
 	struct rr_buf		 c_out;		/* reply bytes the socket did not take */
-	struct ev_timer		 c_timer;	/* exec_ttl, close_timeout */
-	int64_t			 c_wait_until;	/* allocate_timeout deadline while waiting */
-	int64_t			 c_wait_since;	/* when it started waiting (ms) */
-	TAILQ_ENTRY(rr_conn)	 c_wait;	/* reactor wait queue */
-	TAILQ_ENTRY(rr_conn)	 c_link;	/* all connections of the reactor */
+	const char		*c_end_reason;	/* FLUSHING: why it will close */
+	int			 c_end_level;
+	TAILQ_ENTRY(rr_conn)	 c_link;	/* the set's connections or garbage */
 	unsigned		 c_readable:1;	/* socket may have bytes (edge seen) */
 	unsigned		 c_eof:1;	/* client sent FIN (read returned 0) */
 	unsigned		 c_rdhup:1;	/* peer hung up: read until EOF */
-	unsigned		 c_closed:1;	/* our socket is closed */
-	unsigned		 c_close_after_flush:1; /* WRITECLOSE */
-	unsigned		 c_close_sent:1; /* CLOSE event dispatched */
 	unsigned		 c_counted:1;	/* counted against max_queue_size */
 	uint8_t			 c_retries;	/* re-runs of the event after stop requests */
 	uint16_t		 c_ctxlen;	/* length of c_ctx */
@@ -76,69 +85,43 @@ struct rr_conn {
 
 TAILQ_HEAD(conn_list, rr_conn);
 
-struct rr_listener {
-	struct ev_io		 l_io;
-	struct rr_reactor	*l_r;
-	const struct rr_server_conf *l_srv;
-	struct ev_timer		 l_pause;	/* EMFILE back-off */
-};
-
-struct rr_reactor {
-	int			 r_id;
-	struct ev		*r_loop;
-	pthread_t		 r_thread;
-	const struct rr_config	*r_cfg;		/* read by this thread only */
-	_Atomic(const struct rr_config *) r_cfg_next; /* set on reload */
-	struct rr_listener	*r_listeners;
-	int			 r_nlisteners;
-	struct conn_list	 r_conns;
-	struct conn_list	 r_waitq;	/* arrival order = deadline order */
-	struct ev_timer		 r_wait_timer;	/* deadline of the oldest waiter */
-	struct conn_list	 r_garbage;	/* freed before sleeping */
-	_Atomic int		 r_waiting;	/* length of r_waitq, for the pool */
-	_Atomic int64_t		 r_head_since;	/* c_wait_since of r_waitq's head */
-	uint64_t		 r_nconns;
-	uint8_t			*r_scratch;	/* request header + context */
-	size_t			 r_scratch_len;
-	int			 r_draining;
-	int			 r_drained;
-	pthread_mutex_t		 r_cmd_mtx;	/* tcp.Close requests from RPC */
-	char			(*r_close_uuids)[37];
-	size_t			 r_nclose;
+/* One reactor's connections. */
+struct conn_set {
+	struct ev		*cs_loop;
+	struct sched		*cs_sched;
+	const struct rr_config	*cs_cfg;	/* this reactor's view */
+	struct conn_list	 cs_conns;
+	struct conn_list	 cs_garbage;	/* freed before sleeping */
+	uint64_t		 cs_nconns;	/* accepted, ever */
+	int			 cs_draining;	/* shutting down: no new events */
 };
 
 /* Process-wide connection count, checked against tcp.max_connections. */
 extern _Atomic uint64_t conn_count;
 
-int	reactor_init(struct rr_reactor *r, int id, const struct rr_config *cfg);
-int	reactor_add_listener(struct rr_reactor *r,
-	    const struct rr_server_conf *srv, int fd);
-int	reactor_start(struct rr_reactor *r);
-/* Any thread: stop accepting, close idle connections, finish the rest. */
-void	reactor_drain(struct rr_reactor *r);
-/* Any thread: leave the loop (after draining or on timeout). */
-void	reactor_stop(struct rr_reactor *r);
-void	reactor_join(struct rr_reactor *r);
-/* Set by rrtcp.c: called (any thread) when a reactor has no connection left. */
-extern void (*reactor_drained_hook)(void);
+void	conn_set_init(struct conn_set *cs, struct ev *loop, struct sched *s,
+	    const struct rr_config *cfg);
+/* Frees the connections that ended (before the loop sleeps). */
+void	conn_set_collect(struct conn_set *cs);
+/* The thread has stopped: close and free what is left (destroy_timeout). */
+void	conn_set_destroy(struct conn_set *cs);
+/* Shutting down: idle connections end now (after flushing), busy ones when
+ * their event is done. */
+void	conn_set_drain(struct conn_set *cs);
+/* tcp.Close: closes the connection with this uuid if it is here (4.8). */
+int	conn_set_close_uuid(struct conn_set *cs, const char *uuid);
+/* After a reload: cfg has the same servers in the same order. */
+void	conn_set_config(struct conn_set *cs, const struct rr_config *cfg);
 
-/* Control thread, after SIGHUP: limits and timeouts of cfg apply from the
- * reactor's next wake-up.  cfg must stay alive, and its servers equal. */
-void	reactor_set_config(struct rr_reactor *r, const struct rr_config *cfg);
+/* Takes an accepted socket for server srv; dispatches CONNECTED. */
+void	conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
+	    const struct sockaddr_storage *ss, socklen_t sslen);
 
-/* Any thread: close the connection with this uuid if it lives here (tcp.Close). */
-void	reactor_close_uuid(struct rr_reactor *r, const char *uuid);
-
-/* Called by relay.c when the worker answered the event in flight. */
-void	conn_on_reply(struct rr_conn *c, enum conn_reply kind,
-	    const uint8_t *body, size_t len);
-/* The worker answered and is done with; give it back and move on. */
-void	conn_exec_done(struct rr_conn *c, struct rr_worker *w);
-/* The exchange failed (worker error frame, crash, bad frame, timeout). */
-void	conn_exec_failed(struct rr_conn *c, const char *reason);
-/* The worker asked to stop (3.5): run the same event on another worker. */
-void	conn_exec_retry(struct rr_conn *c);
+/* Closes c's socket now for reason (logged at level); the CLOSE event
+ * follows once no event is in flight. */
+void	conn_close(struct rr_conn *c, int level, const char *reason);
 
 const char *conn_event_str(enum conn_event ev);
+const char *conn_state_str(enum conn_state st);
 
 #endif

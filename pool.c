@@ -287,7 +287,7 @@ worker_alloc(void)
 	atomic_store(&w->w_execs, 0);
 	atomic_store(&w->w_last_exec_ms, 0);
 	w->w_max_execs = 0;
-	w->w_conn = NULL;
+	w->w_xchg = NULL;
 	w->w_phase = PH_FREE;
 	w->w_deliberate = 0;
 	w->w_errlen = 0;
@@ -296,6 +296,7 @@ worker_alloc(void)
 	memset(&w->w_rbuf, 0, sizeof(w->w_rbuf));
 	memset(&w->w_wbuf, 0, sizeof(w->w_wbuf));
 	ev_timer_init(&w->w_timer, on_worker_timer, w);
+	ev_timer_init(&w->w_exec_timer, NULL, w);	/* relay.c's */
 	return w;
 }
 
@@ -1051,7 +1052,7 @@ void
 pool_retire(struct rr_worker *w, enum worker_status why, int kill,
     const char *reason)
 {
-	w->w_conn = NULL;
+	w->w_xchg = NULL;
 	/* Later events for it on this loop are stale: ignore them. */
 	atomic_store_explicit(&w->w_owner, NULL, memory_order_release);
 	if (w->w_in_loop != NULL) {
@@ -1174,7 +1175,7 @@ pool_finish(struct rr_worker *w)
 {
 	uint64_t n = atomic_load_explicit(&w->w_execs, memory_order_relaxed);
 
-	w->w_conn = NULL;
+	w->w_xchg = NULL;
 	/* seq_cst: pairs with take_out_of_service() (see there). */
 	if (atomic_load(&w->w_dead)) {
 		pool_retire(w, atomic_load(&w->w_retire_status), 0, w->w_reason);
@@ -1185,6 +1186,18 @@ pool_finish(struct rr_worker *w)
 		return 0;
 	}
 	return 1;
+}
+
+void
+pool_keep(struct rr_worker *w)
+{
+	atomic_store_explicit(&w->w_status, WS_WORKING, memory_order_relaxed);
+}
+
+size_t
+pool_max_frame(void)
+{
+	return atomic_load_explicit(&P.max_frame, memory_order_relaxed);
 }
 
 void

@@ -19,7 +19,7 @@
 #include "ev.h"
 
 struct rr_config;
-struct rr_conn;
+struct relay_xchg;
 
 /* Worker states as RoadRunner reports them over RPC (PROTOCOL.md 3.11). */
 enum worker_status {
@@ -56,7 +56,7 @@ struct rr_worker {
 	_Atomic int	 w_stray;	/* stdout became readable while idle */
 	_Atomic int	 w_dead;	/* exited or being killed: never lease */
 	_Atomic int	 w_fence;	/* it sent a stray frame once: ping after answers */
-	int		 w_fencing;	/* holder: waiting for the ping's pid reply */
+	int		 w_fencing;	/* holder: relay.c's fence state */
 	_Atomic uint64_t w_execs;
 	uint64_t	 w_max_execs;	/* max_jobs with RR's jitter, 0 = none */
 	int64_t		 w_created_ns;	/* realtime, for informer */
@@ -64,7 +64,10 @@ struct rr_worker {
 	_Atomic int64_t	 w_last_exec_ms; /* monotonic start of the last exec */
 	struct rr_buf	 w_rbuf;	/* frames read from stdout (holder) */
 	struct rr_buf	 w_wbuf;	/* unwritten tail of a request (holder) */
-	struct rr_conn	*w_conn;	/* request in flight (holder) */
+	struct relay_xchg *w_xchg;	/* exchange in flight (holder) */
+	struct ev_timer	 w_exec_timer;	/* holder: exec_ttl, then stalls */
+	int64_t		 w_exec_ttl_ms;	/* holder: for the reason text */
+	const char	*w_exec_ttl_name;
 
 	/* control thread only */
 	int		 w_phase;	/* spawn/handshake/running/stopping */
@@ -108,6 +111,10 @@ struct rr_worker *pool_lease(struct ev *loop);
  * caller then reuses it or calls pool_release), 0 if max_jobs retired it.
  */
 int		 pool_finish(struct rr_worker *w);
+/* A held worker goes straight on to another exchange on the same loop. */
+void		 pool_keep(struct rr_worker *w);
+/* Largest frame a worker may send (max_frame_size), any thread. */
+size_t		 pool_max_frame(void);
 /* Puts a held, usable worker back on the idle queue and wakes waiters. */
 void		 pool_release(struct rr_worker *w);
 

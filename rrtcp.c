@@ -19,11 +19,11 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "conn.h"
 #include "ev.h"
 #include "log.h"
 #include "net.h"
 #include "pool.h"
+#include "reactor.h"
 #include "relay.h"
 #include "rpc.h"
 #include "cli.h"
@@ -32,7 +32,6 @@
 #define RRTCP_VERSION	"0.1.0"
 #endif
 
-#define MAX_REACTORS	64
 #define MAX_ADDRS	8
 #define PIDFILE		".pid"
 
@@ -41,7 +40,7 @@
 static struct {
 	struct rr_config	*cfg;
 	struct ev		*control;
-	struct rr_reactor	 reactors[MAX_REACTORS];
+	struct rr_reactor	 reactors[RR_MAX_REACTORS];
 	int			 nreactors;
 	struct ev_io		 sig_io;
 	int			 stopping;	/* signals seen */
@@ -54,11 +53,11 @@ static struct {
 	int			 running;	/* reactor threads started */
 	struct config_opts	 opts;		/* for SIGHUP: the same -c, -w, -o */
 	char			*file;		/* absolute path of -c */
-	struct rr_config	*old_cfgs[64];	/* kept alive: reactors point in */
-	int			 nold;
+	struct rr_config	**old_cfgs;	/* replaced, in use until every
+					 * reactor has taken the new one */
+	size_t			 nold;
+	struct ev_timer		 old_cfg_timer;
 } S;
-
-static _Atomic int reactors_drained;
 
 
 static void
@@ -84,10 +83,20 @@ workers_stopped(void)
 	ev_stop(S.control);
 }
 
+static int
+reactors_drained(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < S.nreactors; i++)
+		n += reactor_drained(&S.reactors[i]);
+	return n;
+}
+
 static void
 on_stop_timer(struct ev *loop, struct ev_timer *t)
 {
-	int drained = atomic_load(&reactors_drained);
+	int drained = reactors_drained();
 
 	if (S.workers_stopping)
 		return;
@@ -115,12 +124,6 @@ on_stop_timer(struct ev *loop, struct ev_timer *t)
 		int64_t left = S.stop_deadline - ev_now(loop);
 		pool_stop_all(left > 1000 ? left : 1000, workers_stopped);
 	}
-}
-
-static void
-on_reactor_drained(void)
-{
-	atomic_fetch_add(&reactors_drained, 1);
 }
 
 static void
@@ -163,6 +166,28 @@ servers_differ(const struct rr_config *a, const struct rr_config *b)
 	return 0;
 }
 
+/* Frees the replaced configs once no reactor uses them any more. */
+static void
+on_old_cfg_timer(struct ev *loop, struct ev_timer *t)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < S.nold; i++) {
+		int used = 0;
+
+		for (int r = 0; r < S.nreactors && S.running; r++)
+			if (reactor_config_seen(&S.reactors[r]) == S.old_cfgs[i])
+				used = 1;
+		if (used)
+			S.old_cfgs[keep++] = S.old_cfgs[i];
+		else
+			config_free(S.old_cfgs[i]);
+	}
+	S.nold = keep;
+	if (S.nold > 0)
+		ev_timer_arm(loop, t, 100);
+}
+
 /*
  * Validated with the same code as startup; on error the old config keeps
  * serving.  Pool settings and the worker command take effect through a
@@ -177,11 +202,6 @@ reload_config(void)
 
 	if (S.stopping)
 		return;
-	if (S.nold == (int)(sizeof(S.old_cfgs) / sizeof(S.old_cfgs[0]))) {
-		log_error("reload refused", "reason=\"too many reloads; restart "
-		    "rrtcp\"");
-		return;
-	}
 	if ((cfg = config_load(S.file, &S.opts, on_reload_report, NULL)) ==
 	    NULL) {
 		log_error("reload failed, keeping the running configuration",
@@ -220,10 +240,22 @@ reload_config(void)
 		config_free(cfg);
 		return;
 	}
-	S.old_cfgs[S.nold++] = S.cfg;
+	{
+		struct rr_config **p = realloc(S.old_cfgs,
+		    (S.nold + 1) * sizeof(*p));
+
+		if (p == NULL) {
+			log_error("reload failed", "reason=\"out of memory\"");
+			config_free(cfg);
+			return;
+		}
+		S.old_cfgs = p;
+		S.old_cfgs[S.nold++] = S.cfg;
+	}
 	S.cfg = cfg;
 	for (int i = 0; i < S.nreactors; i++)
 		reactor_set_config(&S.reactors[i], cfg);
+	ev_timer_arm(S.control, &S.old_cfg_timer, 10);
 	log_info("configuration reloaded", "file=%s workers=%u", S.file,
 	    cfg->pool.num_workers);
 }
@@ -509,7 +541,7 @@ open_listeners(void)
 					log_info("listening", "server=%s addr=%s",
 					    srv->name, addr);
 				}
-				reactor_add_listener(&S.reactors[r], srv, fds[k]);
+				reactor_add_listener(&S.reactors[r], i, fds[k]);
 			}
 		}
 	}
@@ -608,14 +640,18 @@ cmd_serve(int argc, char **argv)
 		fatalx(1, "cannot create the control loop");
 	ev_add(S.control, &S.sig_io, sfd, EV_READ, on_signal, NULL);
 
+	/* config.c refuses more than RR_MAX_REACTORS. */
 	nreactors = S.cfg->reactors ? S.cfg->reactors : 1;
-	if (nreactors > MAX_REACTORS)
-		nreactors = MAX_REACTORS;
 	S.nreactors = (int)nreactors;
+	ev_timer_init(&S.old_cfg_timer, on_old_cfg_timer, NULL);
 	for (int i = 0; i < S.nreactors; i++)
 		if (reactor_init(&S.reactors[i], i, S.cfg) == -1)
 			fatalx(1, "cannot create reactor %d", i);
-	reactor_drained_hook = on_reactor_drained;
+	/* One descriptor kept back to refuse a client cleanly when the
+	 * process runs out of them (net_accept). */
+	if (net_reserve_spare() == -1)
+		log_warn("cannot keep a spare descriptor", "error=\"%s\"",
+		    strerror(errno));
 	open_listeners();
 	start_rpc();
 	if (pool_start(S.control, S.cfg, relay_on_worker_io, on_pool_ready,
@@ -633,8 +669,9 @@ cmd_serve(int argc, char **argv)
 		unlink(PIDFILE);
 	rpc_close();
 	config_free(S.cfg);
-	for (int i = 0; i < S.nold; i++)
+	for (size_t i = 0; i < S.nold; i++)
 		config_free(S.old_cfgs[i]);
+	free(S.old_cfgs);
 	free(S.file);
 	free(abs_workdir);
 	free(overrides);
