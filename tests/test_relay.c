@@ -31,7 +31,7 @@
 #include "support.h"
 
 #include "config.h"
-#include "conn.h"
+#include "reactor.h"
 #include "log.h"
 #include "net.h"
 #include "pool.h"
@@ -332,7 +332,7 @@ start(void)
 	    "%s", err);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
 	T.port = ntohs(sin.sin_port);
-	cr_assert_eq(reactor_add_listener(&T.r, &T.srv, fd), 0);
+	cr_assert_eq(reactor_add_listener(&T.r, 0, fd), 0);
 	cr_assert_eq(pool_start(T.control, &T.cfg, relay_on_worker_io,
 	    on_ready, err, sizeof(err)), 0, "pool_start: %s", err);
 	ev_timer_init(&t, on_ready_timeout, NULL);
