@@ -23,8 +23,8 @@
 /* Changed by a reload on the control thread, read by every reactor. */
 static _Atomic int	 min_level = LOG_INFO;
 static _Atomic int	 json_mode;
-static int		 log_fd = STDERR_FILENO;
-static char		*log_path;
+static _Atomic int	 log_fd = STDERR_FILENO;	/* see log_open */
+static char		*log_path;	/* control thread only */
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -56,10 +56,19 @@ log_enabled(enum log_level lvl)
 	return (int)lvl >= atomic_load_explicit(&min_level, memory_order_relaxed);
 }
 
+/*
+ * The number in log_fd is read without a lock by every reactor thread, which
+ * also accept() sockets.  Once log_open took a descriptor of its own, that
+ * number is never closed: a new output is dup3()-ed onto it, which swaps the
+ * file atomically.  Closing it first would let an accept() on another thread
+ * take the number, and the next log line would go to a client.
+ */
 int
 log_open(const char *path)
 {
-	int fd;
+	int cur = atomic_load_explicit(&log_fd, memory_order_relaxed);
+	int fd, owned = cur > STDERR_FILENO;
+	char *copy = NULL;
 
 	if (path == NULL || strcmp(path, "stderr") == 0) {
 		fd = STDERR_FILENO;
@@ -70,11 +79,28 @@ log_open(const char *path)
 	} else if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0644)) == -1)
 		return -1;
-	if (log_fd > STDERR_FILENO)
-		close(log_fd);
-	log_fd = fd;
+	if (path != NULL && (copy = strdup(path)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	if (owned) {
+		/* dup3 keeps the close-on-exec flag that dup2 would drop. */
+		if (dup3(fd, cur, O_CLOEXEC) == -1) {
+			int saved = errno;
+
+			if (fd > STDERR_FILENO)
+				close(fd);
+			free(copy);
+			errno = saved;
+			return -1;
+		}
+		if (fd > STDERR_FILENO)
+			close(fd);
+	} else
+		/* Release: a thread that sees fd sees an open descriptor. */
+		atomic_store_explicit(&log_fd, fd, memory_order_release);
 	free(log_path);
-	log_path = path ? strdup(path) : NULL;
+	log_path = copy;
 	return 0;
 }
 
@@ -280,7 +306,8 @@ log_emit(enum log_level lvl, const char *msg, const char *kvfmt, ...)
 	}
 	line[o++] = '\n';
 	/* One write per line; a short write to stderr is not worth a retry loop. */
-	(void)!write(log_fd, line, o);
+	(void)!write(atomic_load_explicit(&log_fd, memory_order_acquire),
+	    line, o);
 	errno = saved;
 }
 
