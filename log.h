@@ -5,7 +5,9 @@
  *
  * log_*(msg, kvfmt, ...) takes the message text and a printf format for the
  * key=value part; values that may hold blanks go through log_q().  With
- * logs.encoding: json the same fields are written as one JSON object.
+ * logs.encoding: json the same fields are written as one JSON object, valid
+ * UTF-8 whatever the values hold: a byte that is not part of a well-formed
+ * UTF-8 sequence becomes \u00XX of that byte (see log.c).
  * Thread-safe (one write(2) per line); errno is preserved.
  */
 #ifndef RRTCP_LOG_H

@@ -96,7 +96,7 @@ def test_client_eof_with_pending_bytes(rr, events):
     assert c.read_to_eof(T(10)) == b""      # rrtcp closes after the CLOSE event
     u = harness.connected_uuid(events, c.local_addr)
     evs = events.wait_close(u)
-    time.sleep(0.3)                           # a second CLOSE would show up now
+    time.sleep(T(0.3))                           # a second CLOSE would show up now
     evs = events.of(u)
     assert kinds(evs) == ["CONNECTED", "DATA", "DATA", "CLOSE"]
     assert [e["body"] for e in evs[1:3]] == [b"ECHO full\r\n", b"leftover"]
@@ -110,7 +110,7 @@ def test_client_eof_after_complete_lines_one_close(rr, events):
     assert c.read_to_eof(T(10)) == b""
     u = harness.connected_uuid(events, c.local_addr)
     events.wait_close(u)
-    time.sleep(0.3)
+    time.sleep(T(0.3))
     assert kinds(events.of(u)) == ["CONNECTED", "DATA", "CLOSE"]
 
 

@@ -83,7 +83,7 @@ def test_sighup_with_a_broken_config_keeps_the_old_one(rr):
     # the old configuration keeps serving: same workers, new clients work
     assert c.ask("ECHO after") == "after"
     assert Client(srv.port).ask("ECHO new-client") == "new-client"
-    time.sleep(0.3)
+    time.sleep(T(0.3))
     assert rpc.live_pids(srv.rpc_port) == old
     assert srv.proc.poll() is None
 

@@ -13,7 +13,7 @@ def _close_case(rr, events, cmd, expect_body):
     assert c.read_to_eof(T(10)) == expect_body
     u = harness.connected_uuid(events, c.local_addr)
     evs = events.wait_close(u)
-    time.sleep(0.3)
+    time.sleep(T(0.3))
     assert kinds(events.of(u)) == ["CONNECTED", "DATA", "CLOSE"]
     assert evs[-1]["body"] == b""
     # the worker that answered is still fine

@@ -57,7 +57,7 @@ def test_php_tcp_close_known_uuid(rr, events):
     assert res["ok"] is True and res["result"] is True, res
     assert c.read_to_eof(T(5)) == b"", "the client must see EOF, no data"
     events.wait_close(u, T(10))
-    time.sleep(0.5)
+    time.sleep(T(0.5))
     assert kinds(tcp_events(events, u)) == ["CONNECTED", "DATA", "CLOSE"]
     assert len(closes(events, u)) == 1
 
@@ -140,7 +140,7 @@ def test_php_add_and_remove_worker(rr):
         lambda: (lambda p: p if len(p) == 3 else None)(rpc.live_pids(port)),
         T(10), interval=0.1, what="3 workers after AddWorker")
     assert set(orig) < set(three)
-    time.sleep(0.5)
+    time.sleep(T(0.5))
     assert len(rpc.worker_pids(port)) == 3, rpc.workers(port)
     res = rpc.php_call(srv.rpc_addr, "informer.RemoveWorker", "tcp")
     assert res["ok"] and res["result"] is False, res
@@ -151,7 +151,7 @@ def test_php_add_and_remove_worker(rr):
     gone = (set(three) - set(two)).pop()
     harness.wait_until(lambda: not pid_alive(gone), T(12),
                        what="removed worker %d exits" % gone)
-    time.sleep(0.5)
+    time.sleep(T(0.5))
     assert rpc.worker_pids(port) == two, "the pool must not grow back"
     c = Client(srv.port)
     assert c.ask("ECHO served") == "served"
@@ -162,7 +162,7 @@ def test_php_remove_last_worker_is_noop(rr):
     [pid] = rpc.live_pids(srv.rpc_port)
     res = rpc.php_call(srv.rpc_addr, "informer.RemoveWorker", "tcp")
     assert res["ok"] and res["result"] is False, res
-    time.sleep(0.7)
+    time.sleep(T(0.7))
     assert rpc.worker_pids(srv.rpc_port) == [pid]
     assert pid_alive(pid)
     assert Client(srv.port).ask("PID") == str(pid)
@@ -201,7 +201,7 @@ def test_php_reset_unknown_plugin(rr):
     old = rpc.live_pids(srv.rpc_port)
     res = rpc.php_call(srv.rpc_addr, "resetter.Reset", "x")
     assert_service_error(res, "no such plugin: x")
-    time.sleep(0.3)
+    time.sleep(T(0.3))
     assert rpc.live_pids(srv.rpc_port) == old
 
 
@@ -281,7 +281,7 @@ def test_worker_closes_its_own_connection_from_inside_an_event(rr, events):
     assert rec["rr_rpc"] == srv.rpc_addr, "RR_RPC must be set for workers"
     assert rec["ok"] is True and rec["result"] is True, rec
     events.wait_close(u, T(10))
-    time.sleep(0.5)
+    time.sleep(T(0.5))
     assert kinds(tcp_events(events, u)) == ["CONNECTED", "DATA", "CLOSE"]
     # the one worker answered both exchanges and is still serving
     assert Client(srv.port).ask("PID") == str(pid)

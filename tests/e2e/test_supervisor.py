@@ -123,7 +123,7 @@ def test_exec_ttl_kills_a_slow_worker(rr, events):
     wait_until(lambda: set(srv.worker_pids()) - initial, T(5),
                what="a replacement worker")
     events.wait_close(u, T(10))
-    time.sleep(0.5)
+    time.sleep(T(0.5))
     assert kinds(events.of(u)) == ["CONNECTED", "DATA", "DATA", "CLOSE"]
     assert Client(srv.port).ask("ECHO after") == "after"
 

@@ -25,7 +25,7 @@ def test_error_frame_closes_client_and_worker_keeps_serving(rr, events):
     assert c.read_to_eof(T(10)) == b""
     u = harness.connected_uuid(events, c.local_addr)
     events.wait_close(u)
-    time.sleep(0.3)
+    time.sleep(T(0.3))
     assert kinds(events.of(u)) == ["CONNECTED", "DATA", "CLOSE"]
     srv.wait_log(start=mark, level="warn", conn=re.compile(r"."),
                  reason=re.compile(r"."))
@@ -56,7 +56,7 @@ def test_worker_exit_mid_request(rr, events):
     for i in range(5):
         assert b.ask("ECHO b%d" % (i + 2)) == "b%d" % (i + 2)
     events.wait_close(ua)
-    time.sleep(0.3)
+    time.sleep(T(0.3))
     assert kinds(events.of(ua)) == ["CONNECTED", "DATA", "CLOSE"]
 
 
@@ -117,5 +117,5 @@ def test_stdout_garbage_kills_and_replaces_worker(rr, events):
     c = Client(srv.port)
     assert c.ask("ECHO fresh") == "fresh"
     events.wait_close(ua)
-    time.sleep(0.3)
+    time.sleep(T(0.3))
     assert kinds(events.of(ua)) == ["CONNECTED", "DATA", "CLOSE"]
