@@ -158,14 +158,18 @@ bench: all
 # --- install -------------------------------------------------------------
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/rrtcp
 	install -m 0644 man/rrtcp.1 $(DESTDIR)$(MANDIR)/man1/rrtcp.1
 	install -m 0644 man/rrtcp.yaml.5 $(DESTDIR)$(MANDIR)/man5/rrtcp.yaml.5
+	install -m 0644 man/rrtcp-protocol.7 \
+	    $(DESTDIR)$(MANDIR)/man7/rrtcp-protocol.7
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/rrtcp $(DESTDIR)$(MANDIR)/man1/rrtcp.1 \
-	    $(DESTDIR)$(MANDIR)/man5/rrtcp.yaml.5
+	    $(DESTDIR)$(MANDIR)/man5/rrtcp.yaml.5 \
+	    $(DESTDIR)$(MANDIR)/man7/rrtcp-protocol.7
 
 clean:
 	rm -rf build build-* rrtcp

@@ -4,7 +4,7 @@
  * Owns the byte layout of a frame and nothing else: no syscalls, no logging,
  * no allocation, no global state, so every function is safe to call from any
  * reactor thread at once.  relay.c and the RPC code own the buffers; the
- * decoder only returns views into them.  See ../shared/PROTOCOL.md 1-2.
+ * decoder only returns views into them.  See rrtcp-protocol(7) 1-2.
  *
  * Header (all integers little-endian):
  *
@@ -177,7 +177,7 @@ frame_decode(const uint8_t *buf, size_t n, size_t max_payload,
 	/*
 	 * HL is judged from the first byte so a peer sending garbage is cut
 	 * off at once instead of after 12 bytes.  HL 14/15 would mean 11 or 12
-	 * options, which RR itself dies on (PROTOCOL.md Q1).
+	 * options, which RR itself dies on (rrtcp-protocol(7) Q1).
 	 */
 	hl = buf[0] & 0x0f;
 	if (hl < 3)

@@ -2,7 +2,7 @@
  * frame.h - goridge v1 frames: header encode/decode and CRC-32.
  *
  * Pure functions: no syscalls, no logging, no allocation.  See frame.c for the
- * byte layout and ../shared/PROTOCOL.md sections 1-2 for the protocol.
+ * byte layout and rrtcp-protocol(7) sections 1-2 for the protocol.
  */
 #ifndef RRTCP_FRAME_H
 #define RRTCP_FRAME_H

@@ -2,7 +2,7 @@
  * json.c - the tiny JSON codec of the hot path.
  *
  * Writes JSON strings escaped byte-for-byte like Go's encoding/json (the
- * context RoadRunner sends, PROTOCOL.md 4.3) and reads the two control
+ * context RoadRunner sends, rrtcp-protocol(7) 4.3) and reads the two control
  * payloads a worker sends.  relay.c builds everything else with cJSON; this
  * file exists so the per-event context and the control frames need neither
  * allocation nor a parse tree.  Pure functions, no global state: safe from

@@ -1,6 +1,6 @@
 /*
  * json.h - the tiny JSON codec of the hot path: Go-style string escaping for
- * the event context (PROTOCOL.md 4.3) and readers for the two control
+ * the event context (rrtcp-protocol(7) 4.3) and readers for the two control
  * payloads a worker sends ({"pid":N}, {"stop":true}).  No allocation.
  */
 #ifndef RRTCP_JSON_H

@@ -1,5 +1,5 @@
 /*
- * rpc.c - the goridge RPC server (PROTOCOL.md section 5).
+ * rpc.c - the goridge RPC server (rrtcp-protocol(7) section 5).
  *
  * Owns the RPC listener(s), accepting, the RPC connections and their
  * driver, method lookup and dispatch, and net/rpc's error texts.  What a

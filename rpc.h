@@ -1,5 +1,5 @@
 /*
- * rpc.h - the goridge RPC server (PROTOCOL.md section 5): HL 5 frames with
+ * rpc.h - the goridge RPC server (rrtcp-protocol(7) section 5): HL 5 frames with
  * options [seq, len(method)], the JSON codec of PHP's Spiral\Goridge\RPC\RPC
  * and the gob subset RoadRunner's rr CLI speaks, net/rpc's error texts.
  * Served on the control loop; method handlers never block (rpc.c, with the

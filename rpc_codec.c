@@ -1,5 +1,5 @@
 /*
- * rpc_codec.c - the two codecs of the RPC server (PROTOCOL.md 5.3-5.4):
+ * rpc_codec.c - the two codecs of the RPC server (rrtcp-protocol(7) 5.3-5.4):
  * JSON, as PHP's Spiral\Goridge\RPC speaks it, and the fixed gob subset of
  * RoadRunner's rr CLI.  Each decodes a call's argument and encodes a
  * handler's reply value.
@@ -26,7 +26,7 @@
 #define GOB_BYTES	5
 #define GOB_STRING	6
 
-/* --- gob (PROTOCOL.md 5.4) ------------------------------------------------ */
+/* --- gob (rrtcp-protocol(7) 5.4) ------------------------------------------------ */
 
 /*
  * Type definitions, copied from what Go's encoder sends.  A gob reply is a

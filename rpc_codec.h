@@ -1,7 +1,7 @@
 /*
  * rpc_codec.h - private to the rpc_*.c files: the RPC wire limits shared by
  * the server and the client, the codec a request picks, and the two codecs
- * rrtcp speaks (JSON and the gob subset, PROTOCOL.md 5.3-5.4).
+ * rrtcp speaks (JSON and the gob subset, rrtcp-protocol(7) 5.3-5.4).
  *
  * The codecs are pure: they read the bytes given, write into the buffers
  * given, keep no state and log nothing.

@@ -260,7 +260,7 @@ reload_config(void)
 	    cfg->pool.num_workers);
 }
 
-/* --- RPC methods (PROTOCOL.md 5.3) ----------------------------------------- */
+/* --- RPC methods (rrtcp-protocol(7) 5.3) ----------------------------------------- */
 
 static const char *const plugins[] = { "tcp" };
 

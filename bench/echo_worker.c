@@ -1,7 +1,7 @@
 /*
  * echo_worker.c - the cheapest rrtcp worker: goridge over stdin/stdout.
  *
- * It speaks the same protocol as the PHP worker (PROTOCOL.md 2, 3.2, 4.3-4.4)
+ * It speaks the same protocol as the PHP worker (rrtcp-protocol(7) 2, 3.2, 4.3-4.4)
  * with nothing on top, so rrtcp + this worker measures the server and the
  * pipe hop, not PHP:
  *
@@ -14,7 +14,7 @@
  *
  * Blocking read()/write() on fds 0 and 1, one request at a time, and one
  * write() per frame: PHP's reader needs the 12 header bytes in one piece
- * (PROTOCOL.md 1.6), and rrtcp's reader is cheapest when a whole frame
+ * (rrtcp-protocol(7) 1.6), and rrtcp's reader is cheapest when a whole frame
  * arrives at once.  Errors go to stderr, which rrtcp logs.
  */
 #include <errno.h>
@@ -112,7 +112,7 @@ on_control(const struct frame *f)
 }
 
 /*
- * The event is the last key of the context (PROTOCOL.md 4.3), so checking
+ * The event is the last key of the context (rrtcp-protocol(7) 4.3), so checking
  * the tail first skips a search through remote_addr and uuid.  tail is
  * "\"event\":\"X\"}"; the search fallback leaves out the closing brace.
  */

@@ -3,7 +3,7 @@
  *
  * Speaks goridge v1 on fds 0/1 as roadrunner-php does: answers every pid
  * request ({"pid":N}, flags 0x01), and on the stop command ({"stop":true},
- * control) writes the CLOSE response TcpWorker writes (PROTOCOL.md 3.6) and
+ * control) writes the CLOSE response TcpWorker writes (rrtcp-protocol(7) 3.6) and
  * exits 0.  Each data frame is answered according to argv[1]:
  *
  *	echo	WRITE with the request body (also: env)
@@ -12,7 +12,7 @@
  *	silent	never answers the pid request (nor anything else)
  *	exit	exits with status 3 without answering
  *	stray	CONTINUE, then an unsolicited WRITE "STRAY"
- *	stop	the stop request ({"stop":true} data frame, PROTOCOL.md 3.5)
+ *	stop	the stop request ({"stop":true} data frame, rrtcp-protocol(7) 3.5)
  *		once, then echo
  *	env	writes its environment to $FAKE_ENV_OUT before the handshake,
  *		then echo

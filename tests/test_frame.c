@@ -1,5 +1,5 @@
 /*
- * test_frame.c - goridge frame codec: the PROTOCOL.md section 6 vectors
+ * test_frame.c - goridge frame codec: the rrtcp-protocol(7) section 6 vectors
  * byte for byte, partial input, and every way a header can be bad.
  *
  * Every decoder input sits flush against a PROT_NONE page (guard_copy()), so
@@ -62,7 +62,7 @@ decode_guarded(const void *p, size_t n, size_t max, struct frame *f,
 #define UUID_JSON	"\"0b7e4a1c-3f2d-4c8e-9a6b-5d1f2e3c4b5a\""
 
 /*
- * PROTOCOL.md section 6.  The payload is part1 || part2, split where the
+ * rrtcp-protocol(7) section 6.  The payload is part1 || part2, split where the
  * protocol splits it: at options[0] (ctx, body) for worker frames, at
  * options[1] (method, body) for RPC frames; HL 3 frames have part1 only.
  */

@@ -1,6 +1,6 @@
 /*
  * test_json.c - Go-compatible string escaping, the event context prefix
- * (PROTOCOL.md 4.3 and vector V1) and the control payload reader.
+ * (rrtcp-protocol(7) 4.3 and vector V1) and the control payload reader.
  *
  * Inputs sit flush against a PROT_NONE page (guard_copy()), so a read past
  * n faults even without ASan.
@@ -194,7 +194,7 @@ ctx(char *out, size_t cap, const char *ra, const char *srv, const char *ev)
 
 Test(json, ctx_v1_connected_is_115_bytes)
 {
-	/* V1's payload, copied from the hex of PROTOCOL.md section 6. */
+	/* V1's payload, copied from the hex of rrtcp-protocol(7) section 6. */
 	static const char	 hex[] =
 	    "7b2272656d6f74655f61646472223a223132372e302e302e313a3530303030222c"
 	    "22736572766572223a22736d7470222c2275756964223a2230623765346131632d"

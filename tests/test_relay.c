@@ -1,6 +1,6 @@
 /*
  * test_relay.c - the connection <-> worker exchange, through a real reactor:
- * request frames byte for byte (PROTOCOL.md 2, 4.3), replies reaching the
+ * request frames byte for byte (rrtcp-protocol(7) 2, 4.3), replies reaching the
  * client, one DATA per message, error frames, broken and exiting workers,
  * Worker::stop(), stray frames, and requests larger than a pipe.
  *
@@ -494,7 +494,7 @@ expect_silence(int fd, int ms)
 
 /* --- request frames ------------------------------------------------------- */
 
-/* Checks the fixed header of a request (PROTOCOL.md 2, first row). */
+/* Checks the fixed header of a request (rrtcp-protocol(7) 2, first row). */
 static void
 check_header(const struct req *r, size_t ctxlen, size_t bodylen)
 {

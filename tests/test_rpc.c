@@ -1,5 +1,5 @@
 /*
- * test_rpc.c - the goridge RPC server and client against PROTOCOL.md 5 and
+ * test_rpc.c - the goridge RPC server and client against rrtcp-protocol(7) 5 and
  * the R1-R5 vectors: byte-exact JSON and gob replies, net/rpc error texts,
  * codec pick order, frames that close the connection, pipelining and
  * back-pressure, rpc_call() against the server and against fakes.
@@ -34,7 +34,7 @@
 
 #define R1_UUID	"\"0b7e4a1c-3f2d-4c8e-9a6b-5d1f2e3c4b5a\""
 
-/* PROTOCOL.md 5.4, verbatim. */
+/* rrtcp-protocol(7) 5.4, verbatim. */
 #define HEX_STRINGS_DEF	"0c ff81 02 01 02 ff82 00 01 0c 00 00"
 #define HEX_STRINGS_TCP	"08 ff82 00 01 03 746370"
 #define HEX_WL_DEF1 \

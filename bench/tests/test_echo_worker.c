@@ -1,6 +1,6 @@
 /*
  * test_echo_worker.c - drives bench/build/echo_worker over pipes with the
- * vectors of PROTOCOL.md section 6, playing the server's part.
+ * vectors of rrtcp-protocol(7) section 6, playing the server's part.
  *
  * The worker must answer the pid request (V4a) with a V4b-shaped frame
  * carrying its own pid, CONNECTED (V1) and CLOSE with CONTINUE (V3) byte for
@@ -43,7 +43,7 @@ static const char ctx_close[] =
     "{\"remote_addr\":\"127.0.0.1:50000\",\"server\":\"smtp\","
     "\"uuid\":\"0b7e4a1c-3f2d-4c8e-9a6b-5d1f2e3c4b5a\",\"event\":\"CLOSE\"}";
 
-/* PROTOCOL.md section 6, header bytes as printed there. */
+/* rrtcp-protocol(7) section 6, header bytes as printed there. */
 static const uint8_t v1_hdr[] = { 0x14, 0x00, 0x73, 0x00, 0x00, 0x00, 0x5c,
     0xee, 0x0f, 0x50, 0x00, 0x00, 0x73, 0x00, 0x00, 0x00 };
 static const uint8_t v1b_hdr[] = { 0x14, 0x00, 0x76, 0x00, 0x00, 0x00, 0x6e,

@@ -9,7 +9,7 @@
  *   Spiral\RoadRunner\Tcp\  -> tcp/      (spiral/roadrunner-tcp)
  *   Spiral\RoadRunner\      -> worker/   (spiral/roadrunner-worker)
  *
- * The classes follow the rrtcp wire protocol (PROTOCOL.md) byte for byte.
+ * The classes follow the rrtcp wire protocol (rrtcp-protocol(7)) byte for byte.
  * With composer installed, use vendor/autoload.php instead: user code runs
  * unchanged against either.
  */

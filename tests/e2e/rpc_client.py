@@ -1,5 +1,5 @@
 """
-rpc_client.py - RPC helpers for the rrtcp end-to-end tests (PROTOCOL.md 5).
+rpc_client.py - RPC helpers for the rrtcp end-to-end tests (rrtcp-protocol(7) 5).
 
   RawRpc        a byte-level goridge RPC client (HL 5 frames, options
                 [seq, len(method)]), for the JSON codec of PHP's RPC and the
@@ -7,7 +7,7 @@ rpc_client.py - RPC helpers for the rrtcp end-to-end tests (PROTOCOL.md 5).
                 can compare bytes.
   php_rpc()     runs php/rpc_client.php: the goridge PHP API
                 (Spiral\\Goridge\\RPC\\RPC::create) from the conf/php fallback.
-  gob_*         the gob encodings of PROTOCOL.md 5.4 and a small decoder for
+  gob_*         the gob encodings of rrtcp-protocol(7) 5.4 and a small decoder for
                 the informer.Workers reply value.
 
 Only the Python standard library.
@@ -201,7 +201,7 @@ def php_call(addr, method, arg):
     return r
 
 
-# --- gob (PROTOCOL.md 5.4) -------------------------------------------------------------
+# --- gob (rrtcp-protocol(7) 5.4) -------------------------------------------------------------
 
 GOB_TRUE = bytes.fromhex("03020001")
 

@@ -1,5 +1,5 @@
 """Listen addresses and remote_addr text: IPv6, names, unix sockets
-(PROTOCOL.md 4.1, 4.3; Q10)."""
+(rrtcp-protocol(7) 4.1, 4.3; Q10)."""
 
 import json
 import socket

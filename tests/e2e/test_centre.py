@@ -214,7 +214,7 @@ FORGED_ADDR = "6.6.6.6:666"
 
 
 def forged_frame():
-    """A well-formed goridge request frame (PROTOCOL.md 1.1, 2) with a
+    """A well-formed goridge request frame (rrtcp-protocol(7) 1.1, 2) with a
     context of its own; the body holds no CRLF so it cannot end a message."""
     ctx = json.dumps({"remote_addr": FORGED_ADDR, "server": "main",
                       "uuid": FORGED_UUID, "event": "DATA"},

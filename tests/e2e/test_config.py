@@ -1,4 +1,4 @@
-"""Config errors and tolerated configs (PROTOCOL.md 4.1, Q8; checklist 29)."""
+"""Config errors and tolerated configs (rrtcp-protocol(7) 4.1, Q8; checklist 29)."""
 
 import re
 import time

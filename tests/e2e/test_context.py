@@ -1,4 +1,4 @@
-"""Request context (PROTOCOL.md 4.3, checklist 4-7)."""
+"""Request context (rrtcp-protocol(7) 4.3, checklist 4-7)."""
 
 import json
 import re

@@ -1,4 +1,4 @@
-"""Worker environment (PROTOCOL.md 3.1, checklist 3)."""
+"""Worker environment (rrtcp-protocol(7) 3.1, checklist 3)."""
 
 import json
 

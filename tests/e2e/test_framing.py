@@ -1,4 +1,4 @@
-"""Delimiter framing, rrtcp policy (PROTOCOL.md 4.6): one DATA per message."""
+"""Delimiter framing, rrtcp policy (rrtcp-protocol(7) 4.6): one DATA per message."""
 
 import re
 import time

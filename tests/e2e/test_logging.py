@@ -1,4 +1,4 @@
-"""Worker output and stray frames in the log (PROTOCOL.md 3.7; checklist 22)."""
+"""Worker output and stray frames in the log (rrtcp-protocol(7) 3.7; checklist 22)."""
 
 import json
 import re

@@ -1,6 +1,6 @@
 """Operations: signals (SIGHUP reload, SIGUSR2 reset, SIGUSR1 log reopen)
 and the CLI commands check, serve -t, workers [-i], reset, stop [-f]
-(PROTOCOL.md 3.10, 4.9, 5.3; quirk Q18; checklist 26-27)."""
+(rrtcp-protocol(7) 3.10, 4.9, 5.3; quirk Q18; checklist 26-27)."""
 
 import os
 import re

@@ -1,4 +1,4 @@
-"""Response kinds (PROTOCOL.md 4.4, checklist 11-14)."""
+"""Response kinds (rrtcp-protocol(7) 4.4, checklist 11-14)."""
 
 import time
 

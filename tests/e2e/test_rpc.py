@@ -1,6 +1,6 @@
 """RPC: tcp.Close, informer, resetter over JSON (PHP goridge client) and gob
 (the rr CLI's codec), calls made by a worker from inside an event, and the
-RPC listener (PROTOCOL.md 4.8, 5; quirks Q17, Q25; checklist 24-27)."""
+RPC listener (rrtcp-protocol(7) 4.8, 5; quirks Q17, Q25; checklist 24-27)."""
 
 import json
 import re

@@ -1,4 +1,4 @@
-"""SIGTERM / SIGINT (PROTOCOL.md 4.9 rrtcp policy, checklist 28)."""
+"""SIGTERM / SIGINT (rrtcp-protocol(7) 4.9 rrtcp policy, checklist 28)."""
 
 import signal
 import time

@@ -1,4 +1,4 @@
-"""Workers that fail to start (PROTOCOL.md 3.2, 1.5; checklist 2, 30)."""
+"""Workers that fail to start (rrtcp-protocol(7) 3.2, 1.5; checklist 2, 30)."""
 
 import re
 

@@ -1,5 +1,5 @@
 """Pool limits and the supervisor: max_jobs, ttl, idle_ttl, exec_ttl,
-max_worker_memory, debug, max_queue_size, dynamic_allocator (PROTOCOL.md
+max_worker_memory, debug, max_queue_size, dynamic_allocator (rrtcp-protocol(7)
 3.10, 3.11; quirks Q4, Q7, Q9; checklist 19-21)."""
 
 import itertools

@@ -1,5 +1,5 @@
 """Worker errors, crashes, stop requests, max_jobs, stdout garbage
-(PROTOCOL.md 3.4, 3.5, 3.9, 4.7 rrtcp policy; checklist 15, 17-19)."""
+(rrtcp-protocol(7) 3.4, 3.5, 3.9, 4.7 rrtcp policy; checklist 15, 17-19)."""
 
 import re
 import time

@@ -2,7 +2,7 @@
 
 /*
  * Byte-level tests of the rrtcp PHP fallback library (conf/php) against the
- * test vectors of PROTOCOL.md section 6. No PHPUnit:
+ * test vectors of rrtcp-protocol(7) section 6. No PHPUnit:
  *
  *   php tests/php/vectors.php
  *
@@ -54,9 +54,9 @@ function h(string $hex): string
     return hex2bin(preg_replace('/\s+/', '', $hex));
 }
 
-// --- the vectors, copied from PROTOCOL.md section 6 -----------------------
+// --- the vectors, copied from rrtcp-protocol(7) section 6 -----------------------
 
-/** Request context as rrtcp sends it (PROTOCOL.md 4.3). */
+/** Request context as rrtcp sends it (rrtcp-protocol(7) 4.3). */
 function ctx(string $event): string
 {
     return '{"remote_addr":"127.0.0.1:50000","server":"smtp","uuid":"' . UUID . '","event":"' . $event . '"}';
@@ -106,7 +106,7 @@ $fields = [
 ];
 
 /**
- * The test's own frame encoder (PROTOCOL.md 1.1), kept apart from the
+ * The test's own frame encoder (rrtcp-protocol(7) 1.1), kept apart from the
  * library; it is checked against the vectors before it is used.
  */
 function tframe(string $payload, array $options = [], int $flags = 0, int $byte10 = 0): string
@@ -281,7 +281,7 @@ foreach ($fields as $name => [$payload, $options, $flags, $byte10]) {
         json_encode([bin2hex((string) $frame->payload), $frame->options, $frame->flags, $frame->byte10]));
 }
 
-// --- 2. the observed full worker session (PROTOCOL.md section 6) ------------
+// --- 2. the observed full worker session (rrtcp-protocol(7) section 6) ------------
 
 $w = Child::started(WORKERS . '/session.php', $hello);
 $pidReply = tframe('{"pid":' . $w->pid . '}', [], 0x01);
@@ -320,7 +320,7 @@ check('echo and print landed on stderr', str_contains($w->err, 'hello from echo+
 check('getLogger() writes "[php info] msg {json}" to stderr',
     str_contains($w->err, '[php info] logged {"n":1}'), "stderr: {$w->err}");
 
-// --- 3. header timing and EOF (PROTOCOL.md 1.5, 1.6) ------------------------
+// --- 3. header timing and EOF (rrtcp-protocol(7) 1.5, 1.6) ------------------------
 
 $w = Child::started(WORKERS . '/session.php');
 $w->send(substr($V['V1'], 0, 12));
@@ -348,7 +348,7 @@ check('stdin closed while waiting: fatal, exit 255', $status === 255, 'exit ' . 
 check('... HeaderException on stderr', str_contains($w->err, 'HeaderException')
     && str_contains($w->err, 'Incorrect header size'), "stderr: {$w->err}");
 
-// --- 4. inputs that kill the PHP worker (PROTOCOL.md 2, 4.3) ----------------
+// --- 4. inputs that kill the PHP worker (rrtcp-protocol(7) 2, 4.3) ----------------
 
 $fatal = [
     'ctx without "uuid": TypeError' => [request('{"remote_addr":"x:1","server":"s","event":"DATA"}'), 'TypeError'],
@@ -364,7 +364,7 @@ foreach ($fatal as $name => [$send, $needle]) {
         'exit ' . var_export($status, true) . ", stderr: {$w->err}");
 }
 
-// --- 5. RPC over TCP and unix sockets (PROTOCOL.md 5) ------------------------
+// --- 5. RPC over TCP and unix sockets (rrtcp-protocol(7) 5) ------------------------
 
 /** Starts workers/rpc_server.php; returns [process, pipes, address]. */
 function rpc_server(string $listen, array $replies): array

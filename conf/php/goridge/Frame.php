@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\Goridge\Frame (spiral/goridge), following
- * PROTOCOL.md section 1: a goridge v1 frame.
+ * rrtcp-protocol(7) section 1: a goridge v1 frame.
  *
  *   0      1      2..5       6..9        10      11      12..        4*HL..
  *   VER|HL flags  len u32LE  CRC32 u32LE byte10  byte11  options LE  payload
@@ -50,7 +50,7 @@ final class Frame
 
     /**
      * Encodes a frame: header, options and payload as one string, so that a
-     * single fwrite() puts the whole header on the pipe (PROTOCOL.md 1.6).
+     * single fwrite() puts the whole header on the pipe (rrtcp-protocol(7) 1.6).
      */
     public static function packFrame(Frame $frame): string
     {

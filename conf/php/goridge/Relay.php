@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\Goridge\Relay (spiral/goridge): builds a relay
- * from an address string, as RR_RELAY / RR_RPC hold it (PROTOCOL.md 3.1):
+ * from an address string, as RR_RELAY / RR_RPC hold it (rrtcp-protocol(7) 3.1):
  *   "pipes"                      -> StreamRelay(STDIN, STDOUT)
  *   "tcp://host:port"            -> SocketRelay (TCP)
  *   "unix:///path/to.sock"       -> SocketRelay (unix socket)

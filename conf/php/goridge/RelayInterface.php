@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\Goridge\RelayInterface (spiral/goridge):
- * a blocking, duplex carrier of goridge frames (PROTOCOL.md section 1).
+ * a blocking, duplex carrier of goridge frames (rrtcp-protocol(7) section 1).
  */
 
 declare(strict_types=1);

@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\Goridge\SocketRelay (spiral/goridge): goridge
- * frames over a TCP or unix stream socket, used for RPC (PROTOCOL.md 5).
+ * frames over a TCP or unix stream socket, used for RPC (rrtcp-protocol(7) 5).
  * It connects lazily on first use. The real class uses ext-sockets; this
  * one uses PHP streams, which puts the same bytes on the wire.
  */

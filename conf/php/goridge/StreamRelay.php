@@ -4,14 +4,14 @@
  * rrtcp fallback for Spiral\Goridge\StreamRelay (spiral/goridge): goridge
  * frames over a pair of streams, the worker's STDIN/STDOUT pipes.
  *
- * Reading follows PROTOCOL.md 1.5 and keeps the library's quirk: the header
+ * Reading follows rrtcp-protocol(7) 1.5 and keeps the library's quirk: the header
  * is ONE fread() of 12 bytes, and a short read (a header split across two
  * writes by the server, or EOF) throws HeaderException, which kills the
  * worker. Options and payload are then read in a loop. No CRC check.
  * Writing packs the whole frame and sends it with one fwrite().
  *
  * One deliberate difference: on EOF in the middle of a frame the real
- * library loops forever at 100% CPU (PROTOCOL.md Q2); this one throws.
+ * library loops forever at 100% CPU (rrtcp-protocol(7) Q2); this one throws.
  */
 
 declare(strict_types=1);

@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\RoadRunner\Tcp\Request (spiral/roadrunner-tcp
- * 4.x): an immutable TCP event (PROTOCOL.md 4.3). As in the real 4.x class
+ * 4.x): an immutable TCP event (rrtcp-protocol(7) 4.3). As in the real 4.x class
  * the properties are private: use the getters.
  */
 

@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\RoadRunner\Tcp\RequestInterface
  * (spiral/roadrunner-tcp): one TCP event delivered to a worker
- * (PROTOCOL.md 4.3).
+ * (rrtcp-protocol(7) 4.3).
  */
 
 declare(strict_types=1);

@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\RoadRunner\Tcp\TcpEvent (spiral/roadrunner-tcp):
- * the "event" of a request context (PROTOCOL.md 4.3). Any other value,
+ * the "event" of a request context (rrtcp-protocol(7) 4.3). Any other value,
  * or a missing key, maps to Unknown.
  */
 

@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\RoadRunner\Tcp\TcpResponse
  * (spiral/roadrunner-tcp): the response context a worker sends back
- * (PROTOCOL.md 4.4).
+ * (rrtcp-protocol(7) 4.4).
  */
 
 declare(strict_types=1);

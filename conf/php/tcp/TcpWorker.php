@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\RoadRunner\Tcp\TcpWorker (spiral/roadrunner-tcp),
- * following PROTOCOL.md 4.3-4.4 and keeping the library's quirks:
+ * following rrtcp-protocol(7) 4.3-4.4 and keeping the library's quirks:
  *
  * - after a stop command waitPayload() returns null, and waitRequest()
  *   then writes a CLOSE response frame before returning null (3.6, Q21);

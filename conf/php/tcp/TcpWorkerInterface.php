@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\RoadRunner\Tcp\TcpWorkerInterface
- * (spiral/roadrunner-tcp): the TCP request loop (PROTOCOL.md 4).
+ * (spiral/roadrunner-tcp): the TCP request loop (rrtcp-protocol(7) 4).
  */
 
 declare(strict_types=1);

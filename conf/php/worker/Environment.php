@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\RoadRunner\Environment
  * (spiral/roadrunner-worker): reads RR_MODE, RR_RELAY and RR_RPC
- * (PROTOCOL.md 3.1) from $_ENV and $_SERVER, $_SERVER winning.
+ * (rrtcp-protocol(7) 3.1) from $_ENV and $_SERVER, $_SERVER winning.
  */
 
 declare(strict_types=1);

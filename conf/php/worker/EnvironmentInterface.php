@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\RoadRunner\EnvironmentInterface
  * (spiral/roadrunner-worker): the RR_* variables the server passes to each
- * worker (PROTOCOL.md 3.1).
+ * worker (rrtcp-protocol(7) 3.1).
  */
 
 declare(strict_types=1);

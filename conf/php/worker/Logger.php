@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\RoadRunner\Logger (spiral/roadrunner-worker):
  * writes "[php <level>] <message> <context as JSON>" to stderr, which the
- * server logs (PROTOCOL.md 3.7). Like the real class it adds no newline.
+ * server logs (rrtcp-protocol(7) 3.7). Like the real class it adds no newline.
  * The real class implements Psr\Log\LoggerInterface; psr/log is not
  * available without composer, so this one only has the same methods.
  */

@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\RoadRunner\Payload (spiral/roadrunner-worker):
- * one request or response, split the way PROTOCOL.md 2 describes: header
+ * one request or response, split the way rrtcp-protocol(7) 2 describes: header
  * (the context, e.g. the TCP event JSON or "WRITE") and body. $eos = false
  * marks a stream frame (byte10 STREAM), which rrtcp's TCP server rejects.
  */

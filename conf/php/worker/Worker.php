@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\RoadRunner\Worker (spiral/roadrunner-worker),
- * following PROTOCOL.md sections 2 and 3:
+ * following rrtcp-protocol(7) sections 2 and 3:
  *
  * - waitPayload() answers pid requests ({"pid":N}, CONTROL) with
  *   {"pid":getmypid()} and flags 0x01, returns null on {"stop":true},
@@ -151,7 +151,7 @@ class Worker implements WorkerInterface
 
     /**
      * Sends everything the script prints to stderr: stdout belongs to frames
-     * (PROTOCOL.md 3.7). Chunk size 1 flushes each echo at once.
+     * (rrtcp-protocol(7) 3.7). Chunk size 1 flushes each echo at once.
      */
     private static function interceptOutput(): void
     {

@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\RoadRunner\WorkerAwareInterface
  * (spiral/roadrunner-worker): something built on top of a worker, such as
- * TcpWorker. Follows PROTOCOL.md.
+ * TcpWorker. Follows rrtcp-protocol(7).
  */
 
 declare(strict_types=1);

@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\RoadRunner\WorkerInterface
- * (spiral/roadrunner-worker): the worker side of PROTOCOL.md sections 2-3.
+ * (spiral/roadrunner-worker): the worker side of rrtcp-protocol(7) sections 2-3.
  */
 
 declare(strict_types=1);

@@ -35,7 +35,7 @@ function read_exact(int $n): string
     return $buf;
 }
 
-/* One frame, header and payload in one write (PROTOCOL.md 1.1, 1.6). */
+/* One frame, header and payload in one write (rrtcp-protocol(7) 1.1, 1.6). */
 function send_frame(int $flags, ?int $opt, string $payload): void
 {
     $h = \chr(0x10 | ($opt === null ? 3 : 4)) . \chr($flags) . \pack('V', \strlen($payload));

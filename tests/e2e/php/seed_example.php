@@ -4,7 +4,7 @@
  * seed_example.php - the worker from the seed docs (roadrunner-tcp-plugin.md),
  * kept as written: it answers CONNECTED twice (read() then respond("220 ...")),
  * so the second frame arrives when no request is in flight, and it does not
- * answer CLOSE.  Two changes (PROTOCOL.md Q20): the docs read Request's
+ * answer CLOSE.  Two changes (rrtcp-protocol(7) Q20): the docs read Request's
  * properties, private in roadrunner-tcp 4.x, so this copy calls the getters;
  * and the docs compare remoteAddr ("ip:port" on the wire) with '127.0.0.1',
  * so this copy compares the IP part.

@@ -2,7 +2,7 @@
 
 /*
  * Fake RPC server for tests/php/vectors.php (plays RR's side of
- * PROTOCOL.md section 5; it does not use the library under test).
+ * rrtcp-protocol(7) section 5; it does not use the library under test).
  *
  *   php rpc_server.php <listen address> <reply hex> [<reply hex> ...]
  *

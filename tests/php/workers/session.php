@@ -2,7 +2,7 @@
 
 /*
  * Test worker for tests/php/vectors.php, on the rrtcp fallback library
- * (conf/php). It replays the worker of PROTOCOL.md section 6, "Observed
+ * (conf/php). It replays the worker of rrtcp-protocol(7) section 6, "Observed
  * full worker session":
  *   CONNECTED     -> WRITE "220 ok\r\n"                        (V2)
  *   DATA ECHO     -> echo/print/logger to stderr, CONTINUE      (V3)

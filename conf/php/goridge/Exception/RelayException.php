@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\Goridge\Exception\RelayException
  * (spiral/goridge): a relay cannot connect, read or write.
- * Same name and parent class as in the real package (PROTOCOL.md 1.5).
+ * Same name and parent class as in the real package (rrtcp-protocol(7) 1.5).
  */
 
 declare(strict_types=1);

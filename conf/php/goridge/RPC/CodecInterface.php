@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\Goridge\RPC\CodecInterface (spiral/goridge):
  * turns RPC arguments into a frame body and replies back into values. The
- * index is the codec flag bit of the frame (PROTOCOL.md 1.2).
+ * index is the codec flag bit of the frame (rrtcp-protocol(7) 1.2).
  */
 
 declare(strict_types=1);

@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\Goridge\RPC\RPC (spiral/goridge), following
- * PROTOCOL.md 5.1-5.2. A request is an HL 5 frame:
+ * rrtcp-protocol(7) 5.1-5.2. A request is an HL 5 frame:
  *
  *   flags   = codec index (0x08 JSON by default)
  *   options = [seq, strlen(method)]

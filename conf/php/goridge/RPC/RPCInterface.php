@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\Goridge\RPC\RPCInterface (spiral/goridge):
  * calls a server method such as "tcp.Close" over the RPC socket
- * (PROTOCOL.md 5).
+ * (rrtcp-protocol(7) 5).
  */
 
 declare(strict_types=1);

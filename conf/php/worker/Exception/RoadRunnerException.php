@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\RoadRunner\Exception\RoadRunnerException
  * (spiral/roadrunner-worker): a control frame the worker cannot handle,
- * e.g. {"pid":0} ("undefined control package", PROTOCOL.md 2).
+ * e.g. {"pid":0} ("undefined control package", rrtcp-protocol(7) 2).
  */
 
 declare(strict_types=1);

@@ -2,7 +2,7 @@
 
 /*
  * rrtcp fallback for Spiral\Goridge\RPC\Codec\JsonCodec (spiral/goridge):
- * the default RPC codec, flag 0x08 CODEC_JSON (PROTOCOL.md 5.1). An int
+ * the default RPC codec, flag 0x08 CODEC_JSON (rrtcp-protocol(7) 5.1). An int
  * passed as $options to decode() is OR-ed into the json_decode() flags.
  */
 

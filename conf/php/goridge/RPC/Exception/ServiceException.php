@@ -3,7 +3,7 @@
 /*
  * rrtcp fallback for Spiral\Goridge\RPC\Exception\ServiceException
  * (spiral/goridge): the server answered an RPC call with the ERROR flag.
- * Same name and parent class as in the real package (PROTOCOL.md 5.2).
+ * Same name and parent class as in the real package (rrtcp-protocol(7) 5.2).
  */
 
 declare(strict_types=1);
