@@ -162,25 +162,16 @@ conn_end(struct rr_conn *c, int level, const char *reason)
 static size_t
 conn_send(struct rr_conn *c, const uint8_t *p, size_t n)
 {
-	size_t sent = 0;
+	int err;
+	size_t sent = net_send(c->c_io.fd, p, n, &err);
 
-	while (sent < n) {
-		ssize_t w = send(c->c_io.fd, p + sent, n - sent, MSG_NOSIGNAL);
+	if (err != 0) {
+		char why[96];
 
-		if (w > 0)
-			sent += (size_t)w;
-		else if (w == -1 && errno == EINTR)
-			continue;
-		else if (w == -1 && errno == EAGAIN)
-			break;
-		else {
-			char why[96];
-			snprintf(why, sizeof(why), "write: %s", strerror(errno));
-			/* What is left cannot reach this client anyway. */
-			buf_free(&c->c_out);
-			conn_close(c, LOG_DEBUG, why);
-			break;
-		}
+		snprintf(why, sizeof(why), "write: %s", strerror(err));
+		/* What is left cannot reach this client anyway. */
+		buf_free(&c->c_out);
+		conn_close(c, LOG_DEBUG, why);
 	}
 	return sent;
 }
