@@ -523,9 +523,10 @@ conn_start(struct rr_conn *c, struct rr_worker *w)
 	if (rc == 0)
 		return;
 	c->c_slot = SLOT_WAITING;
-	if (rc == -2) {
+	if (rc == -2 || rc == -3) {
 		sched_handoff(c->c_set->cs_sched, w);
-		event_failed(c, "message too large to frame");
+		event_failed(c, rc == -2 ? "message too large to frame" :
+		    "out of memory for the request");
 		return;
 	}
 	/* That worker is gone; ask for the next one. */

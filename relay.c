@@ -21,6 +21,7 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,7 @@
 #include "scheduler.h"
 
 #define MIN_PIPE_WRITE	FRAME_HDR_MIN
+#define WBUF_KEEP	65536	/* tail room kept between requests */
 /* A worker that answered but neither reads the rest of its request nor
  * answers the fence ping for this long is killed. */
 #define STALL_MS	10000
@@ -158,6 +160,14 @@ relay_start(struct relay_xchg *x, struct ev *loop, struct rr_worker *w,
 	cnt = rq->body_len ? 5 : 4;
 	total = hlen + ctxlen + rq->body_len;
 
+	/*
+	 * Room for what the pipe may not take, before a byte is written, so
+	 * a request is never cut for want of memory.  An empty pipe takes at
+	 * least PIPE_BUF bytes at once; anything longer may need a tail.
+	 */
+	if (total > PIPE_BUF &&
+	    buf_reserve(&w->w_wbuf, total, total, SIZE_MAX) == -1)
+		return -3;
 	x->x_done = done;
 	x->x_worker = w;
 	w->w_xchg = x;
@@ -181,8 +191,9 @@ relay_start(struct relay_xchg *x, struct ev *loop, struct rr_worker *w,
 		return -1;
 	}
 	if ((size_t)n < total) {
-		/* Keep the rest: the body may move before EV_WRITE.  Without
-		 * it the worker holds half a frame, so it goes. */
+		/* Keep the rest: the body may move before EV_WRITE.  Room was
+		 * reserved above; should a short request still find none, the
+		 * worker holds half a frame, so it goes. */
 		if (keep_tail(w, iov, cnt, (size_t)n) == -1) {
 			w->w_xchg = NULL;
 			x->x_worker = NULL;
@@ -194,7 +205,8 @@ relay_start(struct relay_xchg *x, struct ev *loop, struct rr_worker *w,
 		w->w_in_io.fd = w->w_in;
 		if (ev_attach(loop, &w->w_in_io, EV_WRITE | EV_EDGE) == 0)
 			w->w_in_loop = loop;
-	}
+	} else if (w->w_wbuf.cap > WBUF_KEEP)
+		buf_free(&w->w_wbuf);	/* a big reservation is not kept */
 	ev_timer_init(&w->w_exec_timer, on_exec_timer, w);
 	if (rq->ttl_ms > 0) {
 		w->w_exec_ttl_ms = rq->ttl_ms;

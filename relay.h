@@ -67,7 +67,8 @@ struct relay_request {
  * Starts the exchange of rq with w, held by loop; done is called once, later
  * (never from inside this call).  Returns -1 when w cannot take it: w is then
  * retired and the caller asks for another; -2 when rq cannot be framed (over
- * 4 GiB): w is untouched and still the caller's.
+ * 4 GiB), -3 when there is no memory to hold its unwritten part: w is then
+ * untouched and still the caller's.
  */
 int	relay_start(struct relay_xchg *x, struct ev *loop, struct rr_worker *w,
 	    const struct relay_request *rq, relay_done_fn *done);
