@@ -97,6 +97,7 @@ conn_finish(struct rr_conn *c)
 static void
 conn_free(struct rr_conn *c)
 {
+	free(c->c_end_reason);
 	buf_free(&c->c_in);
 	buf_free(&c->c_out);
 	free(c);
@@ -147,12 +148,12 @@ conn_close(struct rr_conn *c, int level, const char *reason)
 static void
 conn_end(struct rr_conn *c, int level, const char *reason)
 {
-	if (buf_len(&c->c_out) == 0) {
+	if (buf_len(&c->c_out) == 0 || c->c_state != CONN_OPEN ||
+	    (c->c_end_reason = strdup(reason)) == NULL) {
 		conn_close(c, level, reason);
 		return;
 	}
 	c->c_end_level = level;
-	c->c_end_reason = reason;
 	set_state(c, CONN_FLUSHING);
 }
 
@@ -215,8 +216,13 @@ conn_flush(struct rr_conn *c)
 	buf_consume(&c->c_out, sent);
 	if (buf_len(&c->c_out) == 0 && c->c_out.cap > 65536)
 		buf_free(&c->c_out);	/* a big reply is not kept around */
-	if (c->c_state == CONN_FLUSHING && buf_len(&c->c_out) == 0)
-		conn_close(c, c->c_end_level, c->c_end_reason);
+	if (c->c_state == CONN_FLUSHING && buf_len(&c->c_out) == 0) {
+		char *why = c->c_end_reason;
+
+		c->c_end_reason = NULL;
+		conn_close(c, c->c_end_level, why);
+		free(why);
+	}
 }
 
 /* Reads one chunk.  Returns bytes read, 0 on EOF, -1 on EAGAIN, -2 on error,
@@ -430,10 +436,10 @@ event_failed(struct rr_conn *c, const char *reason)
 		conn_finish(c);
 		return;
 	}
-	/* The message that failed is dropped with the connection. */
+	/* The message that failed is dropped with the connection; replies
+	 * to earlier ones still go out first. */
 	event_over(c);
-	buf_free(&c->c_out);
-	conn_close(c, LOG_WARN, reason);
+	conn_end(c, LOG_WARN, reason);
 	conn_next(c);
 }
 

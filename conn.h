@@ -71,7 +71,7 @@ struct rr_conn {
 	size_t			 c_msglen;	/* bytes of c_in in the DATA in flight */
 	size_t			 c_scan;	/* delimiter search resumes here */
 	struct rr_buf		 c_out;		/* reply bytes the socket did not take */
-	const char		*c_end_reason;	/* FLUSHING: why it will close */
+	char			*c_end_reason;	/* FLUSHING: why it will close */
 	int			 c_end_level;
 	TAILQ_ENTRY(rr_conn)	 c_link;	/* the set's connections or garbage */
 	unsigned		 c_readable:1;	/* socket may have bytes (edge seen) */
