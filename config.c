@@ -37,6 +37,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "config_diag.h"
 #include "config_keys.h"
 #include "config_value.h"
@@ -44,7 +45,14 @@
 
 #define MAX_WORKERS	500		/* RoadRunner's num_workers limit */
 #define MAX_SPAWN_RATE	100		/* RoadRunner's spawn_rate limit */
-#define MAX_REACTORS	1024		/* one thread each; a sanity bound */
+/*
+ * A goridge frame carries its payload length in 32 bits.  A request's
+ * payload is the event context then the message: the context is at most
+ * CTX_FIXED_MAX bytes (keys, quoted remote address, uuid and event name;
+ * about 160 in practice) plus the JSON-quoted server name.
+ */
+#define FRAME_LEN_MAX	UINT32_MAX
+#define CTX_FIXED_MAX	300
 
 #define DEF_DELIM		"\r\n"
 #define DEF_MAX_MESSAGE		(1 * MIB)
@@ -399,7 +407,7 @@ walk_one_server(struct loader *ld, const struct node *k, const struct node *v)
 	const struct node *d;
 	char *name, *section, eb[128];
 	struct addr a;
-	size_t i;
+	size_t i, ctx;
 
 	if ((name = diag_strdup(ld, k->n_str)) == NULL)
 		return;
@@ -462,10 +470,18 @@ walk_one_server(struct loader *ld, const struct node *k, const struct node *v)
 		s->delim_len = strlen(DEF_DELIM);
 	}
 	if (value_size(ld, "max_message_size", f[T_MAX_MESSAGE].f_val,
-	    &s->max_message_size) == 0 && s->max_message_size < s->delim_len)
+	    &s->max_message_size) != 0)
+		return;
+	ctx = CTX_FIXED_MAX + JSON_QUOTED_MAX(strlen(name));
+	if (s->max_message_size < s->delim_len)
 		diag(ld, CONFIG_ERROR, f[T_MAX_MESSAGE].f_val->n_line,
 		    "max_message_size: %zu is shorter than the delimiter",
 		    s->max_message_size);
+	else if (s->max_message_size > FRAME_LEN_MAX - ctx)
+		diag(ld, CONFIG_ERROR, f[T_MAX_MESSAGE].f_val->n_line,
+		    "max_message_size: %zu does not fit in a goridge frame "
+		    "with its event context (at most %zu for this server)",
+		    s->max_message_size, (size_t)(FRAME_LEN_MAX - ctx));
 }
 
 static void
@@ -525,7 +541,7 @@ walk_tcp(struct loader *ld, const struct node *map)
 	    SIZE_MAX / MIB, &v) == 0 && v > 0)
 		cfg->read_buf_size = (size_t)v * MIB;
 	walk_pool(ld, f[C_POOL].f_val);
-	if (value_uint(ld, "reactors", f[C_REACTORS].f_val, MAX_REACTORS,
+	if (value_uint(ld, "reactors", f[C_REACTORS].f_val, RR_MAX_REACTORS,
 	    &v) == 0)
 		cfg->reactors = (unsigned)v;
 	if (value_uint(ld, "max_connections", f[C_MAX_CONN].f_val, UINT64_MAX,
@@ -535,8 +551,19 @@ walk_tcp(struct loader *ld, const struct node *map)
 			    "max_connections: must be at least 1");
 		cfg->max_connections = v;
 	}
-	value_size(ld, "max_frame_size", f[C_MAX_FRAME].f_val,
-	    &cfg->max_frame_size);
+	if (value_size(ld, "max_frame_size", f[C_MAX_FRAME].f_val,
+	    &cfg->max_frame_size) == 0) {
+		if (cfg->max_frame_size > FRAME_LEN_MAX)
+			diag(ld, CONFIG_ERROR, f[C_MAX_FRAME].f_val->n_line,
+			    "max_frame_size: %zu is more than a goridge frame "
+			    "can carry (its length is 32 bits: at most %lu)",
+			    cfg->max_frame_size, (unsigned long)FRAME_LEN_MAX);
+		else if (cfg->max_frame_size < RR_MIN_FRAME_SIZE)
+			diag(ld, CONFIG_ERROR, f[C_MAX_FRAME].f_val->n_line,
+			    "max_frame_size: %zu is too small for a worker's "
+			    "handshake (at least %d)", cfg->max_frame_size,
+			    RR_MIN_FRAME_SIZE);
+	}
 	value_duration(ld, "close_timeout", f[C_CLOSE_TIMEOUT].f_val,
 	    &cfg->close_timeout_ms);
 	if (cfg->close_timeout_ms == 0)
@@ -636,8 +663,15 @@ finish(struct loader *ld)
 
 	if (!ld->num_workers_set || cfg->pool.num_workers == 0)
 		cfg->pool.num_workers = (unsigned)ncpu();
-	if (cfg->reactors == 0)
+	if (cfg->reactors == 0) {
 		cfg->reactors = (unsigned)ncpu();
+		if (cfg->reactors > RR_MAX_REACTORS) {
+			diag(ld, CONFIG_INFO, LINE_NONE, "tcp.reactors: %u "
+			    "online CPUs, using %d reactors (the most rrtcp "
+			    "runs)", cfg->reactors, RR_MAX_REACTORS);
+			cfg->reactors = RR_MAX_REACTORS;
+		}
+	}
 	/* callers get an empty vector rather than NULL */
 	if (cfg->env == NULL && (cfg->env = calloc(1, sizeof(char *))) == NULL)
 		diag_oom(ld);

@@ -12,6 +12,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* tcp.reactors above this is an error: one thread and listener set each. */
+#define RR_MAX_REACTORS		64
+/* tcp.max_frame_size below this is an error: a worker's pid handshake and
+ * control frames must fit. */
+#define RR_MIN_FRAME_SIZE	1024
+
 struct rr_server_conf {
 	char		*name;		/* key under tcp.servers, lower-cased */
 	char		*addr;		/* as configured, after $VAR expansion */

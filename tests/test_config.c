@@ -973,6 +973,68 @@ Test(config, bad_sizes_are_errors)
 	HAS("E rrtcp.yaml:13: max_frame_size: must be at least 1 byte");
 }
 
+Test(config, reactors_above_rr_max_reactors_are_an_error)
+{
+	struct rr_config *c = load(HEAD SMTP "  reactors: 64\n");
+	char *ovr[] = { "tcp.reactors=65" };
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->reactors, RR_MAX_REACTORS);
+	config_free(c);
+	cr_assert_null(load(HEAD SMTP "  reactors: 65\n"));
+	HAS("E rrtcp.yaml:8: reactors: 65 is too large (at most 64)");
+	cr_assert_null(load_o(HEAD SMTP, ovr, 1));
+	HAS("E -o tcp.reactors=65: reactors: 65 is too large (at most 64)");
+}
+
+Test(config, max_frame_size_beyond_a_32_bit_length_is_an_error)
+{
+	struct rr_config *c = load(HEAD SMTP "  max_frame_size: 4294967295\n");
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->max_frame_size, 4294967295u);
+	config_free(c);
+	cr_assert_null(load(HEAD SMTP "  max_frame_size: 4GiB\n"));
+	HAS("E rrtcp.yaml:8: max_frame_size: 4294967296 is more than a "
+	    "goridge frame can carry (its length is 32 bits: at most "
+	    "4294967295)");
+}
+
+Test(config, max_frame_size_below_a_handshake_is_an_error)
+{
+	struct rr_config *c = load(HEAD SMTP "  max_frame_size: 1KiB\n");
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->max_frame_size, RR_MIN_FRAME_SIZE);
+	config_free(c);
+	cr_assert_null(load(HEAD SMTP "  max_frame_size: 1023\n"));
+	HAS("E rrtcp.yaml:8: max_frame_size: 1023 is too small for a worker's "
+	    "handshake (at least 1024)");
+}
+
+/* The message and its event context share one 32-bit frame length. */
+Test(config, max_message_size_that_cannot_be_framed_is_an_error)
+{
+	struct rr_config *c = load(HEAD SMTP
+	    "      max_message_size: 4000000000\n");
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->servers[0].max_message_size, 4000000000u);
+	config_free(c);
+	/* fits a frame alone, not with the context in front of it */
+	cr_assert_null(load(HEAD SMTP
+	    "      max_message_size: 4294967295\n"
+	    "    b:\n"
+	    "      addr: :1\n"
+	    "      max_message_size: 5G\n"));
+	HAS("E rrtcp.yaml:8: max_message_size: 4294967295 does not fit in a "
+	    "goridge frame with its event context (at most 4294966969 for "
+	    "this server)");
+	HAS("E rrtcp.yaml:11: max_message_size: 5368709120 does not fit in a "
+	    "goridge frame with its event context (at most 4294966987 for "
+	    "this server)");
+}
+
 Test(config, read_buf_size_is_mib)
 {
 	struct rr_config *c = load(HEAD SMTP "  read_buf_size: 3\n");
