@@ -38,9 +38,9 @@ struct loader {
 
 	/* the tree (config_yaml.c) */
 	struct node	*arena;
-	struct anchor	*anchors;
-	size_t		 nanchors;
-	size_t		 anchors_cap;
+	struct anchor	*anchors;	/* hash table (config_yaml.c) */
+	size_t		 nanchors;	/* slots in use */
+	size_t		 anchors_cap;	/* slots: 0 or a power of two */
 	const struct config_opts *opts;
 	struct override	*ovr;		/* parsed opts->overrides */
 

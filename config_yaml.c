@@ -242,7 +242,7 @@ tree_free(struct loader *ld)
 		free(n);
 	}
 	ld->arena = NULL;
-	for (i = 0; i < ld->nanchors; i++)
+	for (i = 0; i < ld->anchors_cap; i++)
 		free(ld->anchors[i].a_name);
 	free(ld->anchors);
 	ld->anchors = NULL;
@@ -368,42 +368,88 @@ resolve_merges(struct loader *ld, struct node *map)
 	return rc;
 }
 
-static int
-anchor_add(struct loader *ld, char *name, struct node *n)
+/*
+ * Anchors live in an open-addressing hash table (linear probing, at most
+ * half full), so that a file with many anchors and aliases loads in time
+ * linear in its size rather than quadratic.
+ */
+static size_t
+anchor_hash(const char *name)
 {
-	struct anchor *a;
-	size_t cap;
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
 
-	if (ld->nanchors == ld->anchors_cap) {
-		cap = ld->anchors_cap ? ld->anchors_cap * 2 : 8;
-		if ((a = reallocarray(ld->anchors, cap, sizeof(*a))) == NULL) {
-			free(name);
-			diag_oom(ld);
-			return -1;
-		}
-		ld->anchors = a;
-		ld->anchors_cap = cap;
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* The slot holding name, or the free slot where it would go. */
+static struct anchor *
+anchor_slot(struct anchor *tab, size_t cap, const char *name)
+{
+	size_t i = anchor_hash(name) & (cap - 1);
+
+	while (tab[i].a_name != NULL && strcmp(tab[i].a_name, name) != 0)
+		i = (i + 1) & (cap - 1);
+	return &tab[i];
+}
+
+static int
+anchor_grow(struct loader *ld)
+{
+	struct anchor *tab, *slot;
+	size_t cap = ld->anchors_cap ? ld->anchors_cap * 2 : 16, i;
+
+	if ((tab = calloc(cap, sizeof(*tab))) == NULL) {
+		diag_oom(ld);
+		return -1;
 	}
-	ld->anchors[ld->nanchors].a_name = name;
-	ld->anchors[ld->nanchors].a_node = n;
-	ld->nanchors++;
+	for (i = 0; i < ld->anchors_cap; i++) {
+		if (ld->anchors[i].a_name == NULL)
+			continue;
+		slot = anchor_slot(tab, cap, ld->anchors[i].a_name);
+		*slot = ld->anchors[i];
+	}
+	free(ld->anchors);
+	ld->anchors = tab;
+	ld->anchors_cap = cap;
 	return 0;
 }
 
 /*
- * Anchors are registered only when their node is complete, so an alias can
- * never point at one of its own ancestors: the tree has no cycles.  A later
- * anchor with the same name wins, as YAML says.
+ * Registers name (taken) for n.  Anchors are registered only when their node
+ * is complete, so an alias can never point at one of its own ancestors: the
+ * tree has no cycles.  A later anchor with the same name wins, as YAML says.
  */
+static int
+anchor_add(struct loader *ld, char *name, struct node *n)
+{
+	struct anchor *slot;
+
+	if (name == NULL)
+		return -1;
+	if (2 * (ld->nanchors + 1) > ld->anchors_cap &&
+	    anchor_grow(ld) == -1) {
+		free(name);
+		return -1;
+	}
+	slot = anchor_slot(ld->anchors, ld->anchors_cap, name);
+	if (slot->a_name != NULL)
+		free(name);
+	else {
+		slot->a_name = name;
+		ld->nanchors++;
+	}
+	slot->a_node = n;
+	return 0;
+}
+
 static struct node *
 anchor_find(struct loader *ld, const char *name)
 {
-	size_t i;
-
-	for (i = ld->nanchors; i > 0; i--)
-		if (strcmp(ld->anchors[i - 1].a_name, name) == 0)
-			return ld->anchors[i - 1].a_node;
-	return NULL;
+	if (ld->anchors_cap == 0)
+		return NULL;
+	return anchor_slot(ld->anchors, ld->anchors_cap, name)->a_node;
 }
 
 static void

@@ -33,8 +33,9 @@ struct node {
 	struct node	*n_next;	/* arena chain */
 };
 
+/* A slot of the loader's anchor hash table. */
 struct anchor {
-	char		*a_name;
+	char		*a_name;	/* NULL: a free slot */
 	struct node	*a_node;
 };
 
