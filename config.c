@@ -54,6 +54,11 @@
 #define FRAME_LEN_MAX	UINT32_MAX
 #define CTX_FIXED_MAX	300
 
+/* RoadRunner's schema for a key under tcp.servers: ^[a-zA-Z0-9._-]+$ */
+#define SERVER_NAME_MAX	64
+#define SERVER_NAME_OK	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			"0123456789._-"
+
 #define DEF_DELIM		"\r\n"
 #define DEF_MAX_MESSAGE		(1 * MIB)
 #define DEF_READ_BUF_MIB	1
@@ -487,6 +492,7 @@ walk_one_server(struct loader *ld, const struct node *k, const struct node *v)
 static void
 walk_servers(struct loader *ld, const struct node *map)
 {
+	char eb[128];
 	size_t i;
 
 	if (value_need_map(ld, "servers", map) == -1) {
@@ -503,6 +509,18 @@ walk_servers(struct loader *ld, const struct node *map)
 		if (k->n_len == 0) {
 			diag(ld, CONFIG_ERROR, k->n_line, "tcp.servers: empty "
 			    "server name");
+			continue;
+		}
+		if (strspn(k->n_str, SERVER_NAME_OK) != k->n_len) {
+			diag(ld, CONFIG_ERROR, k->n_line, "tcp.servers: server "
+			    "name \"%s\" may hold only letters, digits, \".\", "
+			    "\"_\" and \"-\"", ESC(k, eb));
+			continue;
+		}
+		if (k->n_len > SERVER_NAME_MAX) {
+			diag(ld, CONFIG_ERROR, k->n_line, "tcp.servers: server "
+			    "name \"%s\" is longer than %d bytes", ESC(k, eb),
+			    SERVER_NAME_MAX);
 			continue;
 		}
 		walk_one_server(ld, k, map->n_kids[i + 1]);

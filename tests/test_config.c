@@ -1187,6 +1187,44 @@ Test(config, server_names_are_lower_cased)
 	config_free(c);
 }
 
+Test(config, server_names_follow_roadrunners_schema)
+{
+	struct rr_config *c = load(HEAD
+	    "tcp:\n"
+	    "  servers:\n"
+	    "    tcp_access-point.1:\n"
+	    "      addr: :1\n"
+	    "    a2345678901234567890123456789012"
+	    "34567890123456789012345678901234:\n"
+	    "      addr: :2\n");
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_str_eq(c->servers[0].name, "tcp_access-point.1");
+	cr_assert_eq(strlen(c->servers[1].name), 64);
+	config_free(c);
+
+	cr_assert_null(load(HEAD
+	    "tcp:\n"
+	    "  servers:\n"
+	    "    \"my server\":\n"
+	    "      addr: :1\n"
+	    "    \"a/b\\n\":\n"
+	    "      addr: :2\n"
+	    "    a2345678901234567890123456789012"
+	    "345678901234567890123456789012345:\n"
+	    "      addr: :3\n"
+	    "    ok:\n"
+	    "      addr: :4\n"));
+	HAS("E rrtcp.yaml:6: tcp.servers: server name \"my server\" may hold "
+	    "only letters, digits, \".\", \"_\" and \"-\"");
+	HAS("E rrtcp.yaml:8: tcp.servers: server name \"a/b\\n\" may hold "
+	    "only letters, digits, \".\", \"_\" and \"-\"");
+	HAS("E rrtcp.yaml:10: tcp.servers: server name "
+	    "\"a2345678901234567890123456789012"
+	    "345678901234567890123456789012345\" is longer than 64 bytes");
+	cr_assert_eq(cap.n[CONFIG_ERROR], 3, "%s", cap.buf);
+}
+
 Test(config, server_names_colliding_after_lower_casing_are_an_error)
 {
 	cr_assert_null(load(HEAD SMTP
