@@ -18,6 +18,13 @@
 #include "config_value.h"
 
 /*
+ * Other plugins' sections named in the info line.  Each name is compared
+ * with those listed so far, so the bound also keeps a file with very many
+ * top-level keys linear.
+ */
+#define OTHERS_LISTED	32
+
+/*
  * Every known key, so that a key placed in the wrong section can be pointed
  * to the right one ("num_workers" under tcp -> tcp.pool.num_workers).
  */
@@ -212,6 +219,33 @@ keys_match(struct loader *ld, const struct node *map, const char *section,
 }
 
 
+/* One info line naming the other plugins' sections (seen[] is freed). */
+static void
+others_report(struct loader *ld, char **seen, size_t nseen, int more)
+{
+	char *list = NULL;
+	size_t len = 0, i;
+	FILE *fp;
+
+	if (nseen == 0)
+		return;
+	if ((fp = open_memstream(&list, &len)) == NULL)
+		diag_oom(ld);
+	for (i = 0; i < nseen; i++) {
+		if (fp != NULL)
+			fprintf(fp, "%s%s", i > 0 ? ", " : "", seen[i]);
+		free(seen[i]);
+	}
+	if (fp != NULL && more)
+		fputs(", ...", fp);
+	if (fp != NULL && fclose(fp) == 0)
+		diag(ld, CONFIG_INFO, LINE_NONE, "ignoring sections of other "
+		    "RoadRunner plugins: %s", list);
+	else if (fp != NULL)
+		diag_oom(ld);
+	free(list);
+}
+
 /*
  * The top level: our sections go into f[0..nf), "include" and other
  * plugins' sections are noted, and a near miss of one of ours is a typo.
@@ -222,9 +256,9 @@ keys_match_top(struct loader *ld, const struct node *root, struct field *f,
 {
 	const struct node *k;
 	const char *hint;
-	char *key, *others = NULL, eb[128];
-	size_t i, j, olen = 0;
-	FILE *ofp = NULL;
+	char *key, *seen[OTHERS_LISTED], eb[128];
+	size_t i, j, nseen = 0;
+	int more = 0;
 
 	for (i = 0; root != NULL && i + 1 < root->n_nkids; i += 2) {
 		k = root->n_kids[i];
@@ -260,23 +294,17 @@ keys_match_top(struct loader *ld, const struct node *root, struct field *f,
 			    ESC(k, eb), hint);
 		} else {
 			/* each name once, even if the file repeats it */
-			for (j = 0; j < i; j += 2)
-				if (node_same_key(root->n_kids[j], k))
+			for (j = 0; j < nseen; j++)
+				if (strcmp(seen[j], key) == 0)
 					break;
-			if (j == i && ofp == NULL &&
-			    (ofp = open_memstream(&others, &olen)) == NULL)
-				diag_oom(ld);
-			else if (j == i)
-				fprintf(ofp, "%s%s", olen > 0 ? ", " : "", key);
-			if (ofp != NULL)
-				fflush(ofp);
+			if (j == nseen && nseen == OTHERS_LISTED)
+				more = 1;
+			else if (j == nseen) {
+				seen[nseen++] = key;
+				continue;
+			}
 		}
 		free(key);
 	}
-	if (ofp != NULL) {
-		if (fclose(ofp) == 0)
-			diag(ld, CONFIG_INFO, LINE_NONE, "ignoring sections of "
-			    "other RoadRunner plugins: %s", others);
-		free(others);
-	}
+	others_report(ld, seen, nseen, more);
 }

@@ -1377,6 +1377,34 @@ Test(config, many_anchors_and_aliases_load_quickly, .timeout = 5)
 	free(text);
 }
 
+/* The same at the top level, where other plugins' sections are listed. */
+Test(config, many_top_level_anchors_load_quickly, .timeout = 5)
+{
+	struct rr_config *c;
+	char *text = NULL, want[512];
+	size_t len = 0, i, n = 0;
+	FILE *fp;
+
+	cr_assert_not_null(fp = open_memstream(&text, &len));
+	fputs(HEAD SMTP, fp);
+	for (i = 0; i < MANY_ANCHORS; i++)
+		fprintf(fp, "k%zu: &a%zu x\n", i, i);
+	for (i = 0; i < MANY_ANCHORS; i++)
+		fprintf(fp, "K%zu: *a%zu\n", i, i);
+	cr_assert_eq(fclose(fp), 0);
+
+	c = load(text);
+	cr_assert_not_null(c, "%s", cap.buf);
+	config_free(c);
+	n += (size_t)snprintf(want, sizeof(want), "I rrtcp.yaml: ignoring "
+	    "sections of other RoadRunner plugins: k0");
+	for (i = 1; i < 32; i++)
+		n += (size_t)snprintf(want + n, sizeof(want) - n, ", k%zu", i);
+	snprintf(want + n, sizeof(want) - n, ", ...");
+	HAS("%s", want);
+	free(text);
+}
+
 Test(config, unknown_alias_is_an_error)
 {
 	cr_assert_null(load(HEAD SMTP "  pool: *nope\n"));
