@@ -1,5 +1,5 @@
 /*
- * cli.c - rrtcp check | workers [-i] | reset | stop [-f].
+ * cli.c - rrtcp check [-T] | workers [-i] | reset | stop [-f].
  *
  * Each reads the same config as serve (-c, -w, -o) to find rpc.listen or
  * the work directory.  workers and reset use informer.Workers and
@@ -25,7 +25,7 @@
 /* Kept in step with the SYNOPSIS of man/rrtcp.1 (tests/e2e/test_cli.py). */
 static const char usage_text[] =
     "usage: rrtcp serve [-pt] [-c file] [-w dir] [-o key.path=value]...\n"
-    "       rrtcp check [-c file] [-w dir] [-o key.path=value]...\n"
+    "       rrtcp check [-T] [-c file] [-w dir] [-o key.path=value]...\n"
     "       rrtcp workers [-i] [-c file] [-w dir] [-o key.path=value]...\n"
     "       rrtcp reset [-c file] [-w dir] [-o key.path=value]...\n"
     "       rrtcp stop [-f] [-c file] [-w dir] [-o key.path=value]...\n"
@@ -68,8 +68,13 @@ command_found(const char *prog)
 	return 0;
 }
 
-int
-cli_check(const char *file, const struct config_opts *opts)
+/*
+ * check: load and validate the config as serve does, and find the worker's
+ * program.  With dump (-T), print the effective config on stdout instead of
+ * "configuration OK", so that the output is YAML that check reads back.
+ */
+static int
+check(const char *file, const struct config_opts *opts, int dump)
 {
 	struct rr_config *cfg = config_load(file, opts, report, NULL);
 	int ok;
@@ -87,11 +92,22 @@ cli_check(const char *file, const struct config_opts *opts)
 	if (!ok)
 		fprintf(stderr, "%s: worker command not found: %s\n", file,
 		    cfg->pool.command[0]);
+	else if (dump)
+		config_dump(cfg, stdout);
+	else
+		printf("configuration OK\n");
 	config_free(cfg);
-	if (!ok)
+	if (fflush(stdout) == EOF) {
+		fprintf(stderr, "rrtcp: check: stdout: %s\n", strerror(errno));
 		return 2;
-	printf("configuration OK\n");
-	return 0;
+	}
+	return ok ? 0 : 2;
+}
+
+int
+cli_check(const char *file, const struct config_opts *opts)
+{
+	return check(file, opts, 0);
 }
 
 static void
@@ -284,10 +300,11 @@ cli_main(enum cli_cmd cmd, int argc, char **argv)
 	const char *file;
 	char **overrides;
 	struct rr_config *cfg;
-	int ch, interactive = 0, force = 0, rc;
+	int ch, interactive = 0, force = 0, dump = 0, rc;
 
 	while ((ch = getopt(argc, argv, cmd == CLI_WORKERS ? "ic:w:o:" :
-	    cmd == CLI_STOP ? "fc:w:o:" : "c:w:o:")) != -1) {
+	    cmd == CLI_STOP ? "fc:w:o:" : cmd == CLI_CHECK ? "Tc:w:o:" :
+	    "c:w:o:")) != -1) {
 		if (cli_config_arg(&ca, ch, optarg))
 			continue;
 		switch (ch) {
@@ -296,6 +313,9 @@ cli_main(enum cli_cmd cmd, int argc, char **argv)
 			break;
 		case 'f':
 			force = 1;
+			break;
+		case 'T':
+			dump = 1;
 			break;
 		default:
 			usage();
@@ -309,7 +329,7 @@ cli_main(enum cli_cmd cmd, int argc, char **argv)
 	opts.overrides = ca.overrides;
 	opts.noverrides = ca.noverrides;
 	if (cmd == CLI_CHECK) {
-		rc = cli_check(file, &opts);
+		rc = check(file, &opts, dump);
 		free(overrides);
 		return rc;
 	}

@@ -1,7 +1,7 @@
 /*
  * config.h - RoadRunner's .rr.yaml (libyaml) -> struct rr_config.
  *
- * Reads the keys of PROTOCOL.md 3.10 and 4.1 plus rrtcp's own extensions,
+ * Reads the keys of rrtcp-protocol(7) 3.10 and 4.1 plus rrtcp's own extensions,
  * fills defaults, validates, and reports every problem as "file:line: msg"
  * through a callback before failing.  No sockets, no processes, no globals.
  */
@@ -12,8 +12,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* tcp.reactors at most; config.c refuses more. */
-#define RR_MAX_REACTORS	64
+/* tcp.reactors above this is an error: one thread and listener set each. */
+#define RR_MAX_REACTORS		64
+/* tcp.max_frame_size below this is an error: a worker's pid handshake and
+ * control frames must fit. */
+#define RR_MIN_FRAME_SIZE	1024
 
 struct rr_server_conf {
 	char		*name;		/* key under tcp.servers, lower-cased */

@@ -973,6 +973,68 @@ Test(config, bad_sizes_are_errors)
 	HAS("E rrtcp.yaml:13: max_frame_size: must be at least 1 byte");
 }
 
+Test(config, reactors_above_rr_max_reactors_are_an_error)
+{
+	struct rr_config *c = load(HEAD SMTP "  reactors: 64\n");
+	char *ovr[] = { "tcp.reactors=65" };
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->reactors, RR_MAX_REACTORS);
+	config_free(c);
+	cr_assert_null(load(HEAD SMTP "  reactors: 65\n"));
+	HAS("E rrtcp.yaml:8: reactors: 65 is too large (at most 64)");
+	cr_assert_null(load_o(HEAD SMTP, ovr, 1));
+	HAS("E -o tcp.reactors=65: reactors: 65 is too large (at most 64)");
+}
+
+Test(config, max_frame_size_beyond_a_32_bit_length_is_an_error)
+{
+	struct rr_config *c = load(HEAD SMTP "  max_frame_size: 4294967295\n");
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->max_frame_size, 4294967295u);
+	config_free(c);
+	cr_assert_null(load(HEAD SMTP "  max_frame_size: 4GiB\n"));
+	HAS("E rrtcp.yaml:8: max_frame_size: 4294967296 is more than a "
+	    "goridge frame can carry (its length is 32 bits: at most "
+	    "4294967295)");
+}
+
+Test(config, max_frame_size_below_a_handshake_is_an_error)
+{
+	struct rr_config *c = load(HEAD SMTP "  max_frame_size: 1KiB\n");
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->max_frame_size, RR_MIN_FRAME_SIZE);
+	config_free(c);
+	cr_assert_null(load(HEAD SMTP "  max_frame_size: 1023\n"));
+	HAS("E rrtcp.yaml:8: max_frame_size: 1023 is too small for a worker's "
+	    "handshake (at least 1024)");
+}
+
+/* The message and its event context share one 32-bit frame length. */
+Test(config, max_message_size_that_cannot_be_framed_is_an_error)
+{
+	struct rr_config *c = load(HEAD SMTP
+	    "      max_message_size: 4000000000\n");
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->servers[0].max_message_size, 4000000000u);
+	config_free(c);
+	/* fits a frame alone, not with the context in front of it */
+	cr_assert_null(load(HEAD SMTP
+	    "      max_message_size: 4294967295\n"
+	    "    b:\n"
+	    "      addr: :1\n"
+	    "      max_message_size: 5G\n"));
+	HAS("E rrtcp.yaml:8: max_message_size: 4294967295 does not fit in a "
+	    "goridge frame with its event context (at most 4294966969 for "
+	    "this server)");
+	HAS("E rrtcp.yaml:11: max_message_size: 5368709120 does not fit in a "
+	    "goridge frame with its event context (at most 4294966987 for "
+	    "this server)");
+}
+
 Test(config, read_buf_size_is_mib)
 {
 	struct rr_config *c = load(HEAD SMTP "  read_buf_size: 3\n");
@@ -1125,6 +1187,44 @@ Test(config, server_names_are_lower_cased)
 	config_free(c);
 }
 
+Test(config, server_names_follow_roadrunners_schema)
+{
+	struct rr_config *c = load(HEAD
+	    "tcp:\n"
+	    "  servers:\n"
+	    "    tcp_access-point.1:\n"
+	    "      addr: :1\n"
+	    "    a2345678901234567890123456789012"
+	    "34567890123456789012345678901234:\n"
+	    "      addr: :2\n");
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_str_eq(c->servers[0].name, "tcp_access-point.1");
+	cr_assert_eq(strlen(c->servers[1].name), 64);
+	config_free(c);
+
+	cr_assert_null(load(HEAD
+	    "tcp:\n"
+	    "  servers:\n"
+	    "    \"my server\":\n"
+	    "      addr: :1\n"
+	    "    \"a/b\\n\":\n"
+	    "      addr: :2\n"
+	    "    a2345678901234567890123456789012"
+	    "345678901234567890123456789012345:\n"
+	    "      addr: :3\n"
+	    "    ok:\n"
+	    "      addr: :4\n"));
+	HAS("E rrtcp.yaml:6: tcp.servers: server name \"my server\" may hold "
+	    "only letters, digits, \".\", \"_\" and \"-\"");
+	HAS("E rrtcp.yaml:8: tcp.servers: server name \"a/b\\n\" may hold "
+	    "only letters, digits, \".\", \"_\" and \"-\"");
+	HAS("E rrtcp.yaml:10: tcp.servers: server name "
+	    "\"a2345678901234567890123456789012"
+	    "345678901234567890123456789012345\" is longer than 64 bytes");
+	cr_assert_eq(cap.n[CONFIG_ERROR], 3, "%s", cap.buf);
+}
+
 Test(config, server_names_colliding_after_lower_casing_are_an_error)
 {
 	cr_assert_null(load(HEAD SMTP
@@ -1239,6 +1339,70 @@ Test(config, aliases_and_merge_keys_are_supported)
 	HAS("I rrtcp.yaml: ignoring sections of other RoadRunner plugins: "
 	    "x-common");
 	config_free(c);
+}
+
+/*
+ * A hostile file with 100 000 anchors and as many aliases loads, and each
+ * alias finds its own anchor (a later anchor of the same name wins).  The
+ * hash table loads it in about 0.3 s; the old linear lookup took 12 s, so
+ * the timeout catches a relapse.
+ */
+#define MANY_ANCHORS	100000
+
+Test(config, many_anchors_and_aliases_load_quickly, .timeout = 5)
+{
+	struct rr_config *c;
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *fp;
+
+	cr_assert_not_null(fp = open_memstream(&text, &len));
+	fputs(HEAD "x-many:\n", fp);
+	for (i = 0; i < MANY_ANCHORS; i++)
+		fprintf(fp, "  - &a%zu \"127.0.0.1:%zu\"\n", i,
+		    1000 + i % 60000);
+	fputs("  - &a5 \"127.0.0.1:7005\"\n", fp);
+	for (i = 0; i < MANY_ANCHORS; i++)
+		fprintf(fp, "  - *a%zu\n", i);
+	fputs("tcp:\n  servers:\n"
+	    "    one:\n      addr: *a77777\n"
+	    "    two:\n      addr: *a5\n", fp);
+	cr_assert_eq(fclose(fp), 0);
+
+	c = load(text);
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_str_eq(c->servers[0].addr, "127.0.0.1:18777");
+	cr_assert_str_eq(c->servers[1].addr, "127.0.0.1:7005");
+	config_free(c);
+	free(text);
+}
+
+/* The same at the top level, where other plugins' sections are listed. */
+Test(config, many_top_level_anchors_load_quickly, .timeout = 5)
+{
+	struct rr_config *c;
+	char *text = NULL, want[512];
+	size_t len = 0, i, n = 0;
+	FILE *fp;
+
+	cr_assert_not_null(fp = open_memstream(&text, &len));
+	fputs(HEAD SMTP, fp);
+	for (i = 0; i < MANY_ANCHORS; i++)
+		fprintf(fp, "k%zu: &a%zu x\n", i, i);
+	for (i = 0; i < MANY_ANCHORS; i++)
+		fprintf(fp, "K%zu: *a%zu\n", i, i);
+	cr_assert_eq(fclose(fp), 0);
+
+	c = load(text);
+	cr_assert_not_null(c, "%s", cap.buf);
+	config_free(c);
+	n += (size_t)snprintf(want, sizeof(want), "I rrtcp.yaml: ignoring "
+	    "sections of other RoadRunner plugins: k0");
+	for (i = 1; i < 32; i++)
+		n += (size_t)snprintf(want + n, sizeof(want) - n, ", k%zu", i);
+	snprintf(want + n, sizeof(want) - n, ", ...");
+	HAS("%s", want);
+	free(text);
 }
 
 Test(config, unknown_alias_is_an_error)

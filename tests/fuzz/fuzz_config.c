@@ -71,6 +71,7 @@ check(const struct rr_config *cfg)
 		assert(s->name != NULL && s->addr != NULL);
 		assert(s->delim != NULL && s->delim_len > 0);
 		assert(s->max_message_size >= s->delim_len);
+		assert(s->max_message_size < UINT32_MAX);
 		if (s->is_unix)
 			assert(s->path != NULL && *s->path != '\0');
 		else
@@ -80,6 +81,9 @@ check(const struct rr_config *cfg)
 	assert(cfg->env != NULL);
 	assert(cfg->pool.num_workers >= 1 && cfg->pool.num_workers <= 500);
 	assert(cfg->reactors >= 1 && cfg->max_connections >= 1);
+	assert(cfg->reactors <= RR_MAX_REACTORS);
+	assert(cfg->max_frame_size >= RR_MIN_FRAME_SIZE &&
+	    cfg->max_frame_size <= UINT32_MAX);
 	assert(cfg->workdir != NULL && cfg->version != NULL);
 	assert(cfg->pool.allocate_timeout_ms > 0);
 	if ((fp = open_memstream(&buf, &len)) != NULL) {
