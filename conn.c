@@ -117,8 +117,8 @@ close_socket(struct rr_conn *c, int level, const char *reason)
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 		setsockopt(c->c_io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		if (level > LOG_WARN)
-			level = LOG_WARN;
+		if (level < LOG_WARN)
+			level = LOG_WARN;	/* lost reply bytes are news */
 		snprintf(extra, sizeof(extra), " unsent=%zu reset=1", unsent);
 	}
 	if (pid != 0)
@@ -316,6 +316,12 @@ conn_advance(struct rr_conn *c)
 		 * events until its output drains. */
 		if (buf_len(&c->c_out) > OUT_HIGH_WATER)
 			return;
+		/* Shutting down: no new event, not even for a message that
+		 * was read already; the event in flight has finished. */
+		if (c->c_set->cs_draining) {
+			conn_end(c, LOG_INFO, "server shutting down");
+			return;
+		}
 		if (conn_find_message(c)) {
 			conn_dispatch(c, CEV_DATA);
 			return;
@@ -336,10 +342,6 @@ conn_advance(struct rr_conn *c)
 				return;
 			}
 			conn_end(c, LOG_DEBUG, "client closed");
-			return;
-		}
-		if (c->c_set->cs_draining) {
-			conn_end(c, LOG_INFO, "server shutting down");
 			return;
 		}
 		if (!c->c_readable)
