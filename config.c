@@ -61,6 +61,8 @@
 
 #define DEF_DELIM		"\r\n"
 #define DEF_MAX_MESSAGE		(1 * MIB)
+#define DEF_WRITE_TIMEOUT	60000	/* ms */
+#define OUTPUT_SLACK		(256 * 1024)	/* over max_frame_size */
 #define DEF_READ_BUF_MIB	1
 #define DEF_MAX_CONNECTIONS	100000
 #define DEF_MAX_FRAME		(64 * MIB)
@@ -401,12 +403,18 @@ server_add(struct loader *ld)
 static void
 walk_one_server(struct loader *ld, const struct node *k, const struct node *v)
 {
-	enum { T_ADDR, T_DELIMITER, T_MAX_MESSAGE, T_N };
+	enum { T_ADDR, T_DELIMITER, T_MAX_MESSAGE, T_IDLE, T_WRITE, T_OUTPUT,
+	    T_PER_IP, T_N };
 	struct field f[T_N] = {
 		[T_ADDR] = { "addr", NULL, NULL },
 		[T_DELIMITER] = { "delimiter", NULL, NULL },
 		[T_MAX_MESSAGE] = { "max_message_size", NULL, NULL },
+		[T_IDLE] = { "idle_timeout", NULL, NULL },
+		[T_WRITE] = { "write_timeout", NULL, NULL },
+		[T_OUTPUT] = { "max_output_buffer", NULL, NULL },
+		[T_PER_IP] = { "max_connections_per_ip", NULL, NULL },
 	};
+	uint64_t per_ip = 0;
 	struct rr_config *cfg = ld->cfg;
 	struct rr_server_conf *s;
 	const struct node *d;
@@ -435,6 +443,7 @@ walk_one_server(struct loader *ld, const struct node *k, const struct node *v)
 	s->name = name;
 	s->line = k->n_line > 0 ? k->n_line : 0;
 	s->max_message_size = DEF_MAX_MESSAGE;
+	s->write_timeout_ms = DEF_WRITE_TIMEOUT;
 	if (value_need_map(ld, name, v) == -1)
 		return;
 	if (asprintf(&section, "tcp.servers.%s", name) == -1) {
@@ -474,6 +483,16 @@ walk_one_server(struct loader *ld, const struct node *k, const struct node *v)
 			return;
 		s->delim_len = strlen(DEF_DELIM);
 	}
+	value_duration(ld, "idle_timeout", f[T_IDLE].f_val,
+	    &s->idle_timeout_ms);
+	value_duration(ld, "write_timeout", f[T_WRITE].f_val,
+	    &s->write_timeout_ms);
+	/* 0 = the default, max_frame_size + 256 KiB (finish()). */
+	value_size(ld, "max_output_buffer", f[T_OUTPUT].f_val,
+	    &s->max_output_buffer);
+	if (value_uint(ld, "max_connections_per_ip", f[T_PER_IP].f_val,
+	    UINT32_MAX, &per_ip) == 0)
+		s->max_connections_per_ip = per_ip;
 	if (value_size(ld, "max_message_size", f[T_MAX_MESSAGE].f_val,
 	    &s->max_message_size) != 0)
 		return;
@@ -641,6 +660,10 @@ finish(struct loader *ld)
 	if (cfg->nservers == 0 && !ld->servers_bad)
 		diag(ld, CONFIG_ERROR, ld->tcp_line > 0 ? ld->tcp_line :
 		    LINE_NONE, "no servers registered");
+	for (i = 0; i < cfg->nservers; i++)
+		if (cfg->servers[i].max_output_buffer == 0)
+			cfg->servers[i].max_output_buffer =
+			    cfg->max_frame_size + OUTPUT_SLACK;
 
 	/*
 	 * RoadRunner binds with SO_REUSEPORT, so two servers on one address

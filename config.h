@@ -28,6 +28,11 @@ struct rr_server_conf {
 	char		*delim;		/* delimiter bytes (default "\r\n") */
 	size_t		 delim_len;
 	size_t		 max_message_size; /* rrtcp: cap on input awaiting a delimiter */
+	/* rrtcp limits for a public server (RR has none): */
+	int64_t		 idle_timeout_ms;  /* no byte from the client; 0 = off */
+	int64_t		 write_timeout_ms; /* output pending, none taken; 0 = off */
+	size_t		 max_output_buffer; /* bytes queued for one client */
+	uint64_t	 max_connections_per_ip; /* 0 = off */
 	int		 line;		/* line of the server's key */
 };
 

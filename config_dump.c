@@ -155,6 +155,12 @@ config_dump(const struct rr_config *cfg, FILE *fp)
 		dump_str(fp, s->delim, s->delim_len);
 		fprintf(fp, "\n      max_message_size: %zu\n",
 		    s->max_message_size);
+		dump_kv_dur(fp, "      ", "idle_timeout", s->idle_timeout_ms);
+		dump_kv_dur(fp, "      ", "write_timeout", s->write_timeout_ms);
+		fprintf(fp, "      max_output_buffer: %zu\n",
+		    s->max_output_buffer);
+		fprintf(fp, "      max_connections_per_ip: %" PRIu64 "\n",
+		    s->max_connections_per_ip);
 	}
 	fprintf(fp, "  read_buf_size: %zu  # MiB\n",
 	    cfg->read_buf_size / MIB);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ipcount.h"
 #include "json.h"
 #include "log.h"
 #include "net.h"
@@ -97,6 +98,7 @@ conn_finish(struct rr_conn *c)
 static void
 conn_free(struct rr_conn *c)
 {
+	ipcount_give(c->c_ipslot);
 	free(c->c_end_reason);
 	buf_free(&c->c_in);
 	buf_free(&c->c_out);
@@ -197,10 +199,16 @@ conn_write(struct rr_conn *c, const uint8_t *p, size_t n)
 			return;
 		p += sent;
 		n -= sent;
+		c->c_out_since = ev_now(c->c_set->cs_loop);
 	}
 	if (n > 0 && buf_append(&c->c_out, p, n,
-	    cfg_of(c)->max_frame_size + OUT_HIGH_WATER) == -1)
-		conn_close(c, LOG_WARN, "output buffer limit exceeded");
+	    c->c_srv->max_output_buffer) == -1) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "max_output_buffer exceeded (%zu "
+		    "bytes)", c->c_srv->max_output_buffer);
+		conn_close(c, LOG_WARN, why);
+	}
 }
 
 static void
@@ -213,6 +221,8 @@ conn_flush(struct rr_conn *c)
 	sent = conn_send(c, buf_rptr(&c->c_out), len);
 	if (!conn_has_socket(c))
 		return;
+	if (sent > 0)
+		c->c_out_since = ev_now(c->c_set->cs_loop);
 	buf_consume(&c->c_out, sent);
 	if (buf_len(&c->c_out) == 0 && c->c_out.cap > 65536)
 		buf_free(&c->c_out);	/* a big reply is not kept around */
@@ -245,6 +255,7 @@ conn_read(struct rr_conn *c)
 	while (n == -1 && errno == EINTR);
 	if (n > 0) {
 		c->c_in.wpos += (size_t)n;
+		c->c_last_in = ev_now(c->c_set->cs_loop);
 		/* A short read emptied the socket: the next byte raises a new
 		 * edge, so skip the read that would only say EAGAIN.  After
 		 * a hang-up keep reading until read() reports the EOF. */
@@ -412,6 +423,7 @@ event_over(struct rr_conn *c)
 	c->c_event = CEV_NONE;
 	c->c_slot = SLOT_FREE;
 	c->c_retries = 0;
+	c->c_last_in = ev_now(c->c_set->cs_loop);	/* idle from now */
 	release_queue_slot(c);
 }
 
@@ -588,7 +600,8 @@ conn_dispatch(struct rr_conn *c, enum conn_event ev)
 
 void
 conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
-    const struct sockaddr_storage *ss, socklen_t sslen)
+    const struct sockaddr_storage *ss, socklen_t sslen,
+    struct ipcount_slot *slot)
 {
 	char addr[NET_ADDRSTRLEN], uuid[NET_UUIDLEN + 1];
 	size_t cap = 96 + NET_ADDRSTRLEN + NET_UUIDLEN +
@@ -599,9 +612,12 @@ conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
 	if ((c = calloc(1, sizeof(*c) + cap)) == NULL) {
 		log_warn("connection refused", "server=%s reason=\"out of memory\"",
 		    srv->name);
+		ipcount_give(slot);
 		close(fd);
 		return;
 	}
+	c->c_ipslot = slot;
+	c->c_last_in = ev_now(cs->cs_loop);
 	net_format_addr((const struct sockaddr *)ss, sslen, addr, sizeof(addr));
 	net_uuid(uuid);
 	len = json_ctx_prefix(c->c_ctx, cap, addr, srv->name,
@@ -619,6 +635,7 @@ conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
 	    EV_EDGE, conn_on_io, c) == -1) {
 		log_warn("connection refused", "server=%s reason=\"cannot watch "
 		    "the socket\"", srv->name);
+		ipcount_give(slot);
 		close(fd);
 		free(c);
 		return;
@@ -633,6 +650,56 @@ conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
 	conn_dispatch(c, CEV_CONNECTED);
 }
 
+/* How often the timeouts are checked: a quarter of the shortest, 50 ms to
+ * 1 s, so a timeout fires at most 25 % (or 1 s) late. */
+static int64_t
+tick_ms(const struct rr_config *cfg)
+{
+	int64_t t = 1000;
+
+	for (size_t i = 0; i < cfg->nservers; i++) {
+		const struct rr_server_conf *s = &cfg->servers[i];
+		if (s->idle_timeout_ms > 0 && s->idle_timeout_ms / 4 < t)
+			t = s->idle_timeout_ms / 4;
+		if (s->write_timeout_ms > 0 && s->write_timeout_ms / 4 < t)
+			t = s->write_timeout_ms / 4;
+	}
+	return t < 50 ? 50 : t;
+}
+
+/* idle_timeout and write_timeout, checked for every connection. */
+static void
+on_tick(struct ev *loop, struct ev_timer *t)
+{
+	struct conn_set *cs = t->arg;
+	int64_t now = ev_now(loop);
+	struct rr_conn *c, *next;
+	char why[96];
+
+	for (c = TAILQ_FIRST(&cs->cs_conns); c != NULL; c = next) {
+		const struct rr_server_conf *s = c->c_srv;
+
+		next = TAILQ_NEXT(c, c_link);
+		if (!conn_has_socket(c))
+			continue;
+		if (s->write_timeout_ms > 0 && buf_len(&c->c_out) > 0 &&
+		    now - c->c_out_since >= s->write_timeout_ms) {
+			snprintf(why, sizeof(why), "write_timeout (%lldms): the "
+			    "client takes no output", (long long)
+			    s->write_timeout_ms);
+			conn_close(c, LOG_INFO, why);
+		} else if (s->idle_timeout_ms > 0 && c->c_state == CONN_OPEN &&
+		    c->c_slot == SLOT_FREE &&
+		    now - c->c_last_in >= s->idle_timeout_ms) {
+			snprintf(why, sizeof(why), "idle_timeout (%lldms): no "
+			    "bytes from the client", (long long)
+			    s->idle_timeout_ms);
+			conn_end(c, LOG_INFO, why);
+		}
+	}
+	ev_timer_arm(loop, t, tick_ms(cs->cs_cfg));
+}
+
 void
 conn_set_init(struct conn_set *cs, struct ev *loop, struct sched *s,
     const struct rr_config *cfg)
@@ -643,6 +710,8 @@ conn_set_init(struct conn_set *cs, struct ev *loop, struct sched *s,
 	cs->cs_cfg = cfg;
 	TAILQ_INIT(&cs->cs_conns);
 	TAILQ_INIT(&cs->cs_garbage);
+	ev_timer_init(&cs->cs_tick, on_tick, cs);
+	ev_timer_arm(loop, &cs->cs_tick, tick_ms(cfg));
 }
 
 void

@@ -31,6 +31,7 @@
 #include "relay.h"
 #include "scheduler.h"
 
+struct ipcount_slot;
 struct rr_config;
 struct rr_server_conf;
 
@@ -73,6 +74,9 @@ struct rr_conn {
 	struct rr_buf		 c_out;		/* reply bytes the socket did not take */
 	char			*c_end_reason;	/* FLUSHING: why it will close */
 	int			 c_end_level;
+	int64_t			 c_last_in;	/* ms: a client byte or an event's end */
+	int64_t			 c_out_since;	/* ms: c_out last moved or began */
+	struct ipcount_slot	*c_ipslot;	/* max_connections_per_ip */
 	TAILQ_ENTRY(rr_conn)	 c_link;	/* the set's connections or garbage */
 	unsigned		 c_readable:1;	/* socket may have bytes (edge seen) */
 	unsigned		 c_eof:1;	/* client sent FIN (read returned 0) */
@@ -94,6 +98,7 @@ struct conn_set {
 	struct conn_list	 cs_garbage;	/* freed before sleeping */
 	uint64_t		 cs_nconns;	/* accepted, ever */
 	int			 cs_draining;	/* shutting down: no new events */
+	struct ev_timer		 cs_tick;	/* idle_timeout, write_timeout */
 };
 
 /* Process-wide connection count, checked against tcp.max_connections. */
@@ -113,9 +118,11 @@ int	conn_set_close_uuid(struct conn_set *cs, const char *uuid);
 /* After a reload: cfg has the same servers in the same order. */
 void	conn_set_config(struct conn_set *cs, const struct rr_config *cfg);
 
-/* Takes an accepted socket for server srv; dispatches CONNECTED. */
+/* Takes an accepted socket for server srv; dispatches CONNECTED.  slot
+ * (may be NULL) is given back when the connection is freed. */
 void	conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
-	    const struct sockaddr_storage *ss, socklen_t sslen);
+	    const struct sockaddr_storage *ss, socklen_t sslen,
+	    struct ipcount_slot *slot);
 
 /* Closes c's socket now for reason (logged at level); the CLOSE event
  * follows once no event is in flight. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ipcount.h"
 #include "log.h"
 #include "net.h"
 
@@ -35,6 +36,25 @@ on_listener_resume(struct ev *loop, struct ev_timer *t)
 	ev_attach(loop, &l->l_io, EV_READ | EV_EDGE);
 	/* Edge-triggered: connections queued meanwhile raise no new edge. */
 	l->l_io.fn(loop, &l->l_io, EV_READ);
+}
+
+/* One line a second at most: a flood must not flood the log too. */
+static void
+refuse_per_ip(struct ev *loop, const struct rr_server_conf *srv, int fd,
+    const struct sockaddr_storage *ss, socklen_t sslen, int rc)
+{
+	static _Atomic int64_t last_log;
+	int64_t now = ev_now(loop);
+	char peer[NET_ADDRSTRLEN];
+
+	close(fd);
+	if (atomic_exchange(&last_log, now) + 1000 > now)
+		return;
+	net_format_addr((const struct sockaddr *)ss, sslen, peer, sizeof(peer));
+	log_warn("connection refused", "server=%s remote=%s reason=\"%s\" "
+	    "limit=%llu", srv->name, peer, rc == 0 ?
+	    "max_connections_per_ip reached" : "out of memory",
+	    (unsigned long long)srv->max_connections_per_ip);
 }
 
 static void
@@ -80,7 +100,18 @@ on_accept(struct ev *loop, struct ev_io *io, uint32_t events)
 			close(fd);
 			continue;
 		}
-		conn_new(&r->r_conns, srv, fd, &ss, sslen);
+		if (srv->max_connections_per_ip > 0) {
+			struct ipcount_slot *slot;
+			int rc = ipcount_take(l->l_srv, &ss,
+			    srv->max_connections_per_ip, &slot);
+
+			if (rc != 1) {
+				refuse_per_ip(loop, srv, fd, &ss, sslen, rc);
+				continue;
+			}
+			conn_new(&r->r_conns, srv, fd, &ss, sslen, slot);
+		} else
+			conn_new(&r->r_conns, srv, fd, &ss, sslen, NULL);
 	}
 }
 

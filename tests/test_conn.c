@@ -111,6 +111,7 @@ setup(void)
 	T.srv.delim = (char *)(uintptr_t)"\r\n";
 	T.srv.delim_len = 2;
 	T.srv.max_message_size = 64 * 1024;
+	T.srv.max_output_buffer = (64 << 20) + (256 << 10);
 	T.cfg.servers = &T.srv;
 	T.cfg.nservers = 1;
 	T.cfg.max_connections = 100;
@@ -185,7 +186,7 @@ client(struct cli *cl, int small)
 		cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz,
 		    sizeof(sz)), 0);
 	cr_assert_eq(fcntl(cl->fd, F_SETFL, O_NONBLOCK), 0);
-	conn_new(&T.cs, &T.srv, fd, &ss, sslen);
+	conn_new(&T.cs, &T.srv, fd, &ss, sslen, NULL);
 	/* With a worker always free, CONNECTED starts inside conn_new. */
 	cr_assert_gt(drelay.n, 0);
 	cr_assert_str_eq(drelay.calls[drelay.n - 1].event, "CONNECTED");

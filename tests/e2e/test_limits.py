@@ -1,0 +1,110 @@
+"""Per-server limits a public server needs (rrtcp.yaml(5): idle_timeout,
+write_timeout, max_output_buffer, max_connections_per_ip).  Each closes
+the connection with a logged reason, and the connection still gets its one
+CLOSE event."""
+
+import socket
+import time
+
+import pytest
+
+import harness
+from harness import Client, T, kinds, wait_until
+
+BIG_REPLY = harness.php_command("big_reply.php")
+
+
+def small_rcvbuf_client(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(T(10))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def wait_one_close(events, local_addr):
+    u = harness.connected_uuid(events, local_addr)
+    events.wait_close(u, T(10))
+    time.sleep(T(0.3))
+    got = kinds(events.of(u))
+    assert got.count("CLOSE") == 1 and got[0] == "CONNECTED", got
+    return got
+
+
+@pytest.mark.deadline(30)
+def test_idle_timeout_closes_a_silent_client_with_one_close(rr, events):
+    srv = rr(servers={"main": {"idle_timeout": "600ms"}})
+    quiet = Client(srv.port)
+    busy = Client(srv.port)
+    t0 = time.monotonic()
+    # The busy client talks every 200 ms and must outlive the quiet one.
+    while time.monotonic() - t0 < 1.5:
+        assert busy.ask("ECHO hi") == "hi"
+        time.sleep(0.2)
+    assert quiet.read_to_eof(T(3)) == b""
+    rec = srv.wait_log(msg="connection closed",
+                       reason="idle_timeout (600ms): no bytes from the client")
+    assert rec["level"] == "info"
+    wait_one_close(events, quiet.local_addr)
+    assert busy.ask("ECHO still") == "still"
+
+
+@pytest.mark.deadline(30)
+def test_write_timeout_resets_a_client_that_reads_nothing(rr, events):
+    srv = rr(servers={"main": {"write_timeout": "700ms"}}, command=BIG_REPLY,
+             pool={"num_workers": 1})
+    s = small_rcvbuf_client(srv.port)
+    local = "%s:%d" % s.getsockname()
+    s.sendall(b"BIG %d\r\n" % (8 << 20))
+    rec = srv.wait_log(msg="connection closed", timeout=T(8),
+                       reason="write_timeout (700ms): the client takes no "
+                       "output")
+    assert int(rec["unsent"]) > 0 and rec["reset"] == "1", rec
+    assert rec["level"] == "warn"
+    # The client sees a reset, never a clean end after a cut reply.
+    with pytest.raises(ConnectionResetError):
+        while s.recv(1 << 20):
+            pass
+    wait_one_close(events, local)
+
+
+@pytest.mark.deadline(30)
+def test_max_output_buffer_closes_when_a_reply_would_exceed_it(rr, events):
+    srv = rr(servers={"main": {"max_output_buffer": "1MB"}},
+             command=BIG_REPLY, pool={"num_workers": 1})
+    s = small_rcvbuf_client(srv.port)
+    local = "%s:%d" % s.getsockname()
+    s.sendall(b"BIG %d\r\n" % (8 << 20))
+    srv.wait_log(msg="connection closed",
+                 reason="max_output_buffer exceeded (1048576 bytes)")
+    wait_one_close(events, local)
+    # A reply that fits is still delivered whole on a new connection.
+    s2 = socket.create_connection(("127.0.0.1", srv.port), T(5))
+    s2.sendall(b"BIG 100000\r\n")
+    got = b""
+    while len(got) < 100000:
+        chunk = s2.recv(65536)
+        assert chunk, "EOF after %d bytes" % len(got)
+        got += chunk
+    assert got == (b"0123456789abcdef" * 6250)
+
+
+@pytest.mark.deadline(30)
+def test_max_connections_per_ip_refuses_the_extra_ones(rr, events):
+    srv = rr(servers={"main": {"max_connections_per_ip": 2}})
+    a, b = Client(srv.port), Client(srv.port)
+    assert a.ask("ECHO a") == "a" and b.ask("ECHO b") == "b"
+    c = Client(srv.port)
+    assert c.read_to_eof(T(3)) == b""
+    rec = srv.wait_log(msg="connection refused",
+                       reason="max_connections_per_ip reached")
+    assert rec["limit"] == "2" and rec["remote"].startswith("127.0.0.1:")
+    # The refused connection never reached a worker: no event for it.
+    time.sleep(T(0.3))
+    assert not [e for e in events.all()
+                if e.get("remote_addr") == c.local_addr]
+    a.close()
+    wait_until(lambda: [e for e in events.all() if e["event"] == "CLOSE"],
+               T(5), what="a's CLOSE")
+    d = Client(srv.port)
+    assert d.ask("ECHO d") == "d"
