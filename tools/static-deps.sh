@@ -3,7 +3,8 @@
 #
 #   tools/static-deps.sh SRCDIR
 #
-# 1. musl-gcc (package musl-tools) and dpkg-source (package dpkg-dev);
+# 1. musl-gcc (package musl-tools, a wrapper around gcc) and dpkg-source
+#    (package dpkg-dev);
 # 2. deb-src entries for the Debian mirror apt already uses, so that
 #    `apt-get source` works;
 # 3. the Debian source packages of cJSON and libyaml, unpacked (with
@@ -72,6 +73,7 @@ oneline_src() {
 
 # --- 1. tools ---------------------------------------------------------------
 missing=""
+command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
 command -v musl-gcc >/dev/null 2>&1 || missing="$missing musl-tools"
 command -v dpkg-source >/dev/null 2>&1 || missing="$missing dpkg-dev"
 if [ -n "$missing" ]; then
