@@ -7,6 +7,7 @@
 #                     end-to-end (real binary, real php workers), man lint
 #   make SANITIZE=address,undefined test
 #   make SANITIZE=thread test-thread
+#   make static       build-static/rrtcp: static, stripped, musl (static.mk)
 
 CC	?= cc
 PYTHON	?= /usr/bin/python3
@@ -46,7 +47,7 @@ FUZZ	= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 REPLAY	= $(FUZZ:%=$(BUILD)/replay_%)
 
 .PHONY: all run deps test unit fuzz-replay php-test e2e bench-test manlint check \
-	test-thread fuzz bench install uninstall clean
+	test-thread fuzz bench install uninstall clean static
 
 all: $(BIN)
 ifeq ($(BUILD),build)
@@ -166,6 +167,16 @@ fuzz:
 	    build-fuzz/fuzz_$$f -max_total_time=$(FUZZTIME) \
 	        -dict=tests/fuzz/$$f.dict build-fuzz/corpus_$$f tests/fuzz/corpus_$$f; \
 	done
+
+# --- static build ----------------------------------------------------------
+
+# One binary with no runtime dependency, for minimal containers: musl from
+# Debian's musl-tools, cJSON and libyaml from their Debian source packages.
+# As root on Debian the first run installs and fetches what is missing
+# (tools/static-deps.sh); later runs only rebuild.
+static:
+	tools/static-deps.sh build-static/src
+	$(MAKE) -f static.mk
 
 # --- bench ---------------------------------------------------------------
 

@@ -23,13 +23,13 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "buf.h"
 #include "ev.h"
 #include "relay.h"
 #include "scheduler.h"
+#include "tailq.h"
 
 struct ipcount_slot;
 struct rr_config;

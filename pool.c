@@ -42,6 +42,7 @@
 #include "log.h"
 #include "ring.h"
 #include "rpc.h"
+#include "sig.h"
 
 #ifndef RRTCP_VERSION
 #define RRTCP_VERSION	"0.1.0"
@@ -899,8 +900,8 @@ worker_exited(struct rr_worker *w, int status)
 		snprintf(how, sizeof(how), "status=%d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(how, sizeof(how), "signal=%s",
-		    sigabbrev_np(WTERMSIG(status)) ?
-		    sigabbrev_np(WTERMSIG(status)) : "?");
+		    sig_abbrev(WTERMSIG(status)) ?
+		    sig_abbrev(WTERMSIG(status)) : "?");
 	else
 		snprintf(how, sizeof(how), "status=?");
 	if (was_handshake && !w->w_deliberate) {

@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +42,7 @@
 #include "net.h"
 #include "rpc_addr.h"
 #include "rpc_codec.h"
+#include "tailq.h"
 
 #define RPC_OUT_HIGH	(1u << 20)	/* stop answering above this */
 #define RPC_READ_CHUNK	16384

@@ -26,6 +26,8 @@
 #include "reactor.h"
 #include "relay.h"
 #include "rpc.h"
+#include "sig.h"
+#include "version.h"
 #include "cli.h"
 
 #ifndef RRTCP_VERSION
@@ -408,7 +410,7 @@ on_signal(struct ev *loop, struct ev_io *io, uint32_t events)
 	struct signalfd_siginfo si;
 
 	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		const char *name = sigabbrev_np((int)si.ssi_signo);
+		const char *name = sig_abbrev((int)si.ssi_signo);
 
 		switch (si.ssi_signo) {
 		case SIGTERM:
@@ -684,7 +686,8 @@ main(int argc, char **argv)
 {
 	if (argc >= 2 && (strcmp(argv[1], "-v") == 0 ||
 	    strcmp(argv[1], "--version") == 0)) {
-		printf("rrtcp version %s (epoll, goridge v1)\n", RRTCP_VERSION);
+		printf("rrtcp version %s (epoll, goridge v1; %s)\n", RRTCP_VERSION,
+		    version_build_info());
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0)

@@ -13,9 +13,9 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
-#include <sys/queue.h>
 
 #include "ev.h"
+#include "tailq.h"
 
 struct rr_worker;
 struct sched_waiter;
