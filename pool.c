@@ -47,7 +47,14 @@
 #define RRTCP_VERSION	"0.1.0"
 #endif
 
-#define RING_CAP	1024	/* power of two > any pool size (num_workers <= 500 + dynamic) */
+/*
+ * The idle ring holds each live worker at most once.  The pool never grows
+ * past POOL_MAX workers (num_workers <= 500 by config, plus AddWorker and
+ * the dynamic allocator, both capped here), and a rolling reload at most
+ * doubles that for a while: the ring has room for all of them, with slack.
+ */
+#define POOL_MAX	1024
+#define RING_CAP	4096	/* power of two > 2 * (POOL_MAX + 500) */
 #define MAX_LOOPS	64
 #define KILL_AFTER_MS	10000	/* RR's hard-coded stop -> SIGKILL fallback */
 
@@ -60,7 +67,16 @@ enum phase {
 	PH_HANDSHAKE,
 	PH_RUNNING,
 	PH_STOPPING,
+	PH_KILLED,
 	PH_EXITED
+};
+
+/* What an inbox entry hands to the control thread (w_retire). */
+enum retire_kind {
+	RETIRE_NONE,
+	RETIRE_STOP,		/* the holder retires it: stop command */
+	RETIRE_KILL,		/* the holder retires it: SIGKILL */
+	RETIRE_DROP_IDLE	/* a leaser popped it dead from the idle ring */
 };
 
 /* --- pool state ---------------------------------------------------------- */
@@ -97,6 +113,8 @@ static struct {
 	struct ev		*loops[MAX_LOOPS];
 	_Atomic int		*loop_waiting[MAX_LOOPS];
 	int			 nloops;
+	int			 sweep_due;	/* control: an idle worker died */
+	_Atomic int		 sweep_wanted;	/* a reactor asks for a sweep */
 } P;
 
 static struct ring	 idle;		/* idle workers, shared by all reactors */
@@ -106,23 +124,28 @@ static pthread_mutex_t	 inbox_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct rr_worker	*inbox;
 
 /*
- * Any thread: w is dead for the pool; the control thread stops it
- * (retire 1) or kills it (2; 3: found bad while idle, the ring keeps its
- * reference).  The mutex orders w_retire_reason before the control
- * thread reads it.
+ * Any thread: hands one reference to w to the control thread, which acts on
+ * it as kind says and then drops the reference.  The mutex orders the
+ * sender's writes (w_retire, w_retire_reason) before the control thread's
+ * reads.  A worker is in the inbox at most once: only its holder retires
+ * it, and only the thread that popped it dead from the ring drops it.
  */
 static void
-to_control(struct rr_worker *w, enum worker_status why, int retire,
-    const char *reason)
+to_control(struct rr_worker *w, enum retire_kind kind)
 {
-	atomic_store(&w->w_status, why);
-	atomic_store(&w->w_dead, 1);
-	snprintf(w->w_retire_reason, sizeof(w->w_retire_reason), "%s", reason);
-	w->w_retire = retire;
+	w->w_retire = kind;
 	pthread_mutex_lock(&inbox_mtx);
 	w->w_inbox_next = inbox;
 	inbox = w;
 	pthread_mutex_unlock(&inbox_mtx);
+	ev_wake(P.control);
+}
+
+/* Any thread: a dead worker may sit in the idle ring; sweep it soon. */
+static void
+request_sweep(void)
+{
+	atomic_store(&P.sweep_wanted, 1);
 	ev_wake(P.control);
 }
 
@@ -146,7 +169,15 @@ pool_size(void)
 	return P.live;
 }
 
+int
+pool_idle_count(void)
+{
+	return (int)ring_count(&idle);
+}
+
 static void	spawn_worker(void);
+static void	sweep_idle_if_due(void);
+static void	idle_ring_full(struct rr_worker *w);
 static void	worker_exited(struct rr_worker *w, int status);
 static int	take_out_of_service(struct rr_worker *w, enum worker_status why,
 		    const char *reason);
@@ -290,6 +321,8 @@ worker_alloc(void)
 	w->w_conn = NULL;
 	w->w_phase = PH_FREE;
 	w->w_deliberate = 0;
+	w->w_retire = RETIRE_NONE;
+	w->w_kill_idle = 0;
 	w->w_errlen = 0;
 	w->w_reason[0] = '\0';
 	w->w_next = w->w_inbox_next = NULL;
@@ -438,6 +471,7 @@ worker_kill(struct rr_worker *w)
 {
 	if (w->w_phase == PH_EXITED)
 		return;
+	w->w_phase = PH_KILLED;
 	atomic_store(&w->w_dead, 1);
 	if (w->w_pidfd != -1)
 		syscall(SYS_pidfd_send_signal, w->w_pidfd, SIGKILL, NULL, 0);
@@ -452,7 +486,7 @@ worker_stop(struct rr_worker *w, int64_t kill_after_ms)
 	static const char stop[] = "{\"stop\":true}";
 	uint8_t frame[FRAME_HDR_MIN + sizeof(stop) - 1];
 
-	if (w->w_phase == PH_EXITED || w->w_phase == PH_STOPPING)
+	if (w->w_phase != PH_RUNNING && w->w_phase != PH_HANDSHAKE)
 		return;
 	w->w_phase = PH_STOPPING;
 	w->w_deliberate = 1;
@@ -656,9 +690,12 @@ handshake_done(struct rr_worker *w, const char *fail)
 	atomic_store(&w->w_status, WS_READY);
 	log_info("worker started", "worker=%d", (int)w->w_pid);
 	worker_ref(w);		/* the idle ring's reference */
-	ring_push(&idle, w);
-	notify_waiters();
+	if (ring_push(&idle, w) == -1)
+		idle_ring_full(w);
+	else
+		notify_waiters();
 	roll_over();
+	sweep_idle_if_due();
 	if (!P.booted && P.starting > 0 && --P.starting == 0) {
 		P.booted = 1;
 		P.ready_cb(1, NULL);
@@ -809,9 +846,18 @@ on_worker_out(struct ev *loop, struct ev_io *io, uint32_t events)
 		if (atomic_load_explicit(&w->w_owner, memory_order_acquire) ==
 		    loop && !atomic_load(&w->w_dead) &&
 		    pool_drain_stray(w, why, sizeof(why)) == -1) {
-			/* It sits in the idle ring: mark it dead for the
-			 * next popper and have the control thread kill it. */
-			to_control(w, WS_ERRORED, 3, why);
+			/*
+			 * It sits in the idle ring and nobody holds it: mark
+			 * it dead, say why, and let the control thread's
+			 * sweep take it out and kill it.  The claim orders
+			 * these writes before whoever pops it next.
+			 */
+			snprintf(w->w_retire_reason,
+			    sizeof(w->w_retire_reason), "%s", why);
+			w->w_kill_idle = 1;
+			atomic_store(&w->w_status, WS_ERRORED);
+			atomic_store(&w->w_dead, 1);
+			request_sweep();
 		}
 		atomic_store_explicit(&w->w_holder, NULL, memory_order_release);
 	}
@@ -941,6 +987,9 @@ worker_exited(struct rr_worker *w, int status)
 			break;
 		}
 	P.live--;
+	/* A crashed idle worker is still in the ring: take it out now. */
+	P.sweep_due = 1;
+	sweep_idle_if_due();
 	if (!w->w_deliberate && !was_handshake)
 		P.failures = w->w_spawned_ms + 2000 > ev_now(P.control) ?
 		    P.failures + 1 : 0;
@@ -1008,6 +1057,134 @@ static void	grow_dynamic(void);
 
 /* --- retire inbox (reactors -> control) ---------------------------------- */
 
+/*
+ * w is dead and was in the idle ring, and nobody has stopped it yet (phase
+ * running): a reactor found garbage on its stdout while idle (w_kill_idle),
+ * or take_out_of_service() marked it dead while a holder or peeker had it
+ * and that one let it go without seeing the mark.  Stop or kill it now.
+ */
+static void
+retire_dead_idle(struct rr_worker *w)
+{
+	char q[LOG_QMAX];
+
+	if (w->w_phase != PH_RUNNING)
+		return;
+	w->w_deliberate = 1;
+	if (w->w_kill_idle) {
+		snprintf(w->w_reason, sizeof(w->w_reason), "%s",
+		    w->w_retire_reason);
+		log_warn("worker killed", "worker=%d state=%s reason=%s",
+		    (int)w->w_pid, pool_status_str(atomic_load(&w->w_status)),
+		    log_q(q, sizeof(q), w->w_reason, strlen(w->w_reason)));
+		worker_kill(w);
+		return;
+	}
+	atomic_store(&w->w_status, atomic_load(&w->w_retire_status));
+	log_info("worker retired", "worker=%d state=%s reason=%s",
+	    (int)w->w_pid, pool_status_str(atomic_load(&w->w_status)),
+	    log_q(q, sizeof(q), w->w_reason, strlen(w->w_reason)));
+	worker_stop(w, KILL_AFTER_MS);
+}
+
+/* Control thread: waits out a reactor that is reading w's idle output. */
+static void
+claim_idle_wait(struct rr_worker *w)
+{
+	struct ev *expected = NULL;
+
+	while (!atomic_compare_exchange_weak_explicit(&w->w_holder, &expected,
+	    PEEKING, memory_order_acq_rel, memory_order_relaxed))
+		expected = NULL;
+}
+
+/*
+ * Control thread: w is idle, live and holds a ring reference that could not
+ * be queued (the ring is full, which POOL_MAX should make impossible).
+ * Retire it rather than leak it, and say so.
+ */
+static void
+idle_ring_full(struct rr_worker *w)
+{
+	log_error("idle worker queue is full, retiring the worker",
+	    "worker=%d capacity=%d workers=%d", (int)w->w_pid, RING_CAP, P.live);
+	claim_idle_wait(w);
+	if (w->w_phase == PH_RUNNING) {
+		snprintf(w->w_reason, sizeof(w->w_reason),
+		    "idle worker queue is full");
+		atomic_store(&w->w_retire_status, WS_ERRORED);
+		atomic_store(&w->w_dead, 1);
+		retire_dead_idle(w);
+	}
+	P.failures++;		/* its replacement backs off */
+	atomic_store_explicit(&w->w_holder, NULL, memory_order_release);
+	worker_unref(w);	/* the ring's reference */
+}
+
+/*
+ * The sweep: takes every dead worker out of the idle ring, so the ring holds
+ * exactly the live idle workers and a retired worker's pipes close when its
+ * process exits, whether or not anyone leases in between.  Control thread;
+ * runs after it takes idle workers out of service, sees one exit, or a
+ * reactor asks (request_sweep).
+ *
+ * It pops every entry pushed before its mark and pushes the live ones back.
+ * Meanwhile reactors lease and release:
+ *  - A leaser that pops a worker first has it, sweep or no sweep; a dead one
+ *    it hands to the control thread (RETIRE_DROP_IDLE), a live one it uses.
+ *  - A live worker the sweep holds is briefly missing from the ring: a
+ *    leaser may then find no worker and park its event, and the push back
+ *    is followed by notify_waiters(), as in pool_release().
+ *  - A releaser that pushes after the mark is not seen by this sweep.  The
+ *    writer of w_dead (this thread) stores it and then issues a seq_cst
+ *    fence before it reads the mark; pool_release() pushes, issues a seq_cst
+ *    fence, then loads w_dead.  By the fence rules, either the mark covers
+ *    the push or the releaser sees w_dead and asks for another sweep.
+ *  - ring_pop_before() waits for a producer that took a ticket below the
+ *    mark and has not stored its item yet, so no such push slips through.
+ *  - A reactor may be peeking at a dead worker's stdout (w_holder ==
+ *    PEEKING): it relies on the ring's reference to keep the pipes open,
+ *    so the reference is dropped only after the claim is ours.  A peeker
+ *    that finds garbage marks the worker dead while the sweep holds it in
+ *    its hands; it is pushed back and the peeker's request_sweep() brings
+ *    the next sweep, which takes it out.
+ */
+static void
+idle_sweep(void)
+{
+	static struct rr_worker *keep[RING_CAP];
+	struct rr_worker *w;
+	size_t n = 0, mark;
+
+	P.sweep_due = 0;
+	atomic_store(&P.sweep_wanted, 0);
+	/* Orders every w_dead store before the mark (see above). */
+	atomic_thread_fence(memory_order_seq_cst);
+	mark = ring_mark(&idle);
+	while ((w = ring_pop_before(&idle, mark)) != NULL) {
+		if (!atomic_load(&w->w_dead)) {
+			keep[n++] = w;
+			continue;
+		}
+		claim_idle_wait(w);
+		retire_dead_idle(w);
+		atomic_store_explicit(&w->w_holder, NULL, memory_order_release);
+		worker_unref(w);	/* the ring's reference */
+	}
+	for (size_t i = 0; i < n; i++)
+		if (ring_push(&idle, keep[i]) == -1)
+			idle_ring_full(keep[i]);
+	if (n > 0)
+		notify_waiters();
+}
+
+static void
+sweep_idle_if_due(void)
+{
+	if (P.sweep_due || atomic_load(&P.sweep_wanted))
+		idle_sweep();
+}
+
 static void
 on_control_wake(struct ev *loop, void *arg)
 {
@@ -1019,28 +1196,34 @@ on_control_wake(struct ev *loop, void *arg)
 	pthread_mutex_unlock(&inbox_mtx);
 	while ((w = list) != NULL) {
 		char q[LOG_QMAX];
+		int kill = w->w_retire == RETIRE_KILL;
 
 		list = w->w_inbox_next;
+		if (w->w_retire == RETIRE_DROP_IDLE) {
+			/* The ring's reference, from a leaser. */
+			retire_dead_idle(w);
+			worker_unref(w);
+			continue;
+		}
 		/* The inbox mutex ordered the holder's write before this read. */
 		snprintf(w->w_reason, sizeof(w->w_reason), "%s",
 		    w->w_retire_reason);
 		if (w->w_phase != PH_EXITED) {
-			log_emit(w->w_retire >= 2 ? LOG_WARN : LOG_INFO,
-			    w->w_retire >= 2 ? "worker killed" : "worker retired",
+			log_emit(kill ? LOG_WARN : LOG_INFO,
+			    kill ? "worker killed" : "worker retired",
 			    "worker=%d state=%s reason=%s", (int)w->w_pid,
 			    pool_status_str(atomic_load(&w->w_status)),
 			    log_q(q, sizeof(q), w->w_reason,
 			    strlen(w->w_reason)));
 			w->w_deliberate = 1;
-			if (w->w_retire >= 2)
+			if (kill)
 				worker_kill(w);
 			else
 				worker_stop(w, KILL_AFTER_MS);
 		}
-		/* 3: found bad while idle; the idle ring keeps its reference. */
-		if (w->w_retire != 3)
-			worker_unref(w);	/* the holder's reference */
+		worker_unref(w);	/* the holder's reference */
 	}
+	sweep_idle_if_due();
 	if (atomic_exchange(&P.starved, 0))
 		grow_dynamic();
 	/* Replace at once (Q4): nobody waits for the old one to exit. */
@@ -1058,7 +1241,10 @@ pool_retire(struct rr_worker *w, enum worker_status why, int kill,
 		ev_del(w->w_in_loop, &w->w_in_io);
 		w->w_in_loop = NULL;
 	}
-	to_control(w, why, kill ? 2 : 1, reason);
+	atomic_store(&w->w_status, why);
+	atomic_store(&w->w_dead, 1);
+	snprintf(w->w_retire_reason, sizeof(w->w_retire_reason), "%s", reason);
+	to_control(w, kill ? RETIRE_KILL : RETIRE_STOP);
 }
 
 /* --- lease / release (reactor threads) -------------------------------------- */
@@ -1128,11 +1314,13 @@ pool_lease(struct ev *loop)
 		while (!atomic_compare_exchange_weak_explicit(&w->w_holder,
 		    &expected, loop, memory_order_acq_rel, memory_order_relaxed))
 			expected = NULL;
-		/* The ring's reference becomes the holder's. */
+		/* The ring's reference becomes the holder's, unless it is
+		 * dead: then the control thread takes it (and stops it if
+		 * nobody has). */
 		if (atomic_load_explicit(&w->w_dead, memory_order_acquire)) {
+			to_control(w, RETIRE_DROP_IDLE);
 			atomic_store_explicit(&w->w_holder, NULL,
 			    memory_order_release);
-			worker_unref(w);
 			continue;
 		}
 		owner = atomic_load_explicit(&w->w_owner, memory_order_acquire);
@@ -1192,7 +1380,28 @@ pool_release(struct rr_worker *w)
 {
 	atomic_store_explicit(&w->w_status, WS_READY, memory_order_relaxed);
 	atomic_store_explicit(&w->w_holder, NULL, memory_order_release);
-	ring_push(&idle, w);
+	if (ring_push(&idle, w) == -1) {
+		/* Never with POOL_MAX < RING_CAP; if it happens, say so and
+		 * retire the worker instead of leaking it. */
+		struct ev *expected = NULL;
+
+		log_error("idle worker queue is full, retiring the worker",
+		    "worker=%d capacity=%d", (int)w->w_pid, RING_CAP);
+		while (!atomic_compare_exchange_weak_explicit(&w->w_holder,
+		    &expected, PEEKING, memory_order_acq_rel,
+		    memory_order_relaxed))
+			expected = NULL;
+		pool_retire(w, WS_ERRORED, 0, "idle worker queue is full");
+		return;
+	}
+	/*
+	 * If the control thread marked it dead while we let go, its sweep may
+	 * have missed this push: ask for another (idle_sweep() explains the
+	 * fences).
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&w->w_dead, memory_order_relaxed))
+		request_sweep();
 	notify_waiters();
 }
 
@@ -1320,6 +1529,8 @@ take_out_of_service(struct rr_worker *w, enum worker_status why,
 		return 0;
 	snprintf(w->w_reason, sizeof(w->w_reason), "%s", reason);
 	atomic_store(&w->w_retire_status, why);
+	/* Dead in the ring, or a holder lets go unaware: sweep. */
+	P.sweep_due = 1;
 	if (!claim_idle(w)) {
 		atomic_store(&w->w_dead, 1);
 		if (!claim_idle(w))
@@ -1341,12 +1552,18 @@ pool_reset(const char *why)
 	    in_service());
 	for (struct rr_worker *w = P.all; w; w = w->w_next)
 		take_out_of_service(w, WS_STOPPING, why);
+	sweep_idle_if_due();
 	spawn_worker();
 }
 
 void
 pool_add_worker(void)
 {
+	if (P.target >= POOL_MAX) {
+		log_warn("worker not added: the pool is at its maximum",
+		    "workers=%d", P.target);
+		return;
+	}
 	P.target++;
 	spawn_worker();
 }
@@ -1369,6 +1586,7 @@ pool_remove_worker(void)
 		return;
 	P.target--;
 	take_out_of_service(pick, WS_STOPPING, "removed by informer.RemoveWorker");
+	sweep_idle_if_due();
 }
 
 int
@@ -1502,6 +1720,7 @@ on_watch_tick(struct ev *loop, struct ev_timer *t)
 			take_out_of_service(w, WS_MAX_MEMORY, why);
 		}
 	}
+	sweep_idle_if_due();
 	spawn_worker();
 	ev_timer_arm(loop, t, sv->watch_tick_ms);
 }
@@ -1531,8 +1750,11 @@ grow_dynamic(void)
 	if (now - P.last_burst < 1000)
 		return;
 	add = (int)dy->spawn_rate;
-	if (P.extra + add > (int)dy->max_workers)
-		add = (int)dy->max_workers - P.extra;
+	/* max_workers is unbounded in the config: compare without casts. */
+	if ((long long)P.extra + add > (long long)dy->max_workers)
+		add = (int)((long long)dy->max_workers - P.extra);
+	if (P.target + add > POOL_MAX)
+		add = POOL_MAX - P.target;
 	if (add <= 0)
 		return;
 	P.last_burst = now;

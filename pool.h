@@ -69,7 +69,8 @@ struct rr_worker {
 	/* control thread only */
 	int		 w_phase;	/* spawn/handshake/running/stopping */
 	int		 w_deliberate;	/* stopped on purpose: no replacement */
-	int		 w_retire;	/* 1 stop, 2 kill, 3 kill a bad idle worker */
+	int		 w_retire;	/* enum retire_kind of its inbox entry */
+	int		 w_kill_idle;	/* bad output while idle: kill, don't stop */
 	unsigned	 w_gen;		/* pool generation at spawn (reloads) */
 	_Atomic int	 w_retire_status; /* why the control thread took it out */
 	struct ev_timer	 w_timer;	/* handshake timeout or kill fallback */
@@ -151,6 +152,8 @@ void		 pool_stop_all(int64_t kill_after_ms, void (*done_cb)(void));
 void		 pool_kill_all(void);
 
 int		 pool_size(void);	/* live workers */
+/* Entries in the idle ring (exact when no reactor is leasing or releasing). */
+int		 pool_idle_count(void);
 /* SIGCHLD: reaps the workers that have no pidfd. */
 void		 pool_reap(void);
 

@@ -691,3 +691,142 @@ Test(pool, stray_frame_is_read_by_a_lease_on_the_owner_loop)
 	cr_assert_str_eq(T.ctx, "CONTINUE",
 	    "the stray frame was taken for the answer: %s %s", T.ctx, T.body);
 }
+
+/* --- an idle pool that keeps retiring its workers ----------------------- */
+
+/* Open descriptors of this process. */
+static int
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;		/* the DIR's own descriptor */
+}
+
+static int	churn_started, churn_exited, churn_size;
+
+/* Every replacement has handshaken and every retired worker is reaped. */
+static int
+churn_settled(void)
+{
+	return log_lines("msg=\"worker started\"", NULL, NULL) ==
+	    churn_started &&
+	    log_lines("msg=\"worker exited\"", NULL, NULL) == churn_exited &&
+	    pool_size() == churn_size;
+}
+
+/*
+ * Leases every idle worker: the ring must hold exactly the live workers,
+ * each once, none of them retired.
+ */
+static void
+assert_ring_holds_the_live_workers(int n)
+{
+	struct rr_worker *w[16];
+
+	cr_assert_eq(pool_idle_count(), n, "idle ring holds %d entries, "
+	    "the pool has %d live workers", pool_idle_count(), n);
+	for (int i = 0; i < n; i++) {
+		cr_assert_not_null(w[i] = pool_lease(T.reactor), "lease %d", i);
+		cr_assert_not(atomic_load(&w[i]->w_dead));
+		cr_assert_eq(kill(w[i]->w_pid, 0), 0, "leased worker %d is "
+		    "not alive", (int)w[i]->w_pid);
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(w[i], w[j]);
+	}
+	cr_assert_null(pool_lease(T.reactor), "more idle entries than workers");
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(exchange(w[i], "still"), 1);
+		cr_assert_str_eq(T.body, "still");
+		pool_release(w[i]);
+	}
+}
+
+Test(pool, reset_idle_pool_many_times_keeps_ring_exact_and_fds)
+{
+	int fds;
+
+	setup("echo", 3);
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	run_until(T.control, NULL, 50);		/* stderr lines read */
+	fds = open_fds();
+	churn_size = 3;
+	churn_started = 3;
+	churn_exited = 0;
+	for (int i = 0; i < 40; i++) {
+		pool_reset("test reset");
+		churn_started += 3;
+		churn_exited += 3;
+		cr_assert(run_until(T.control, churn_settled, WAIT_MS),
+		    "round %d: started %d/%d exited %d/%d live %d", i,
+		    log_lines("msg=\"worker started\"", NULL, NULL),
+		    churn_started, log_lines("msg=\"worker exited\"", NULL,
+		    NULL), churn_exited, pool_size());
+		cr_assert_eq(pool_idle_count(), 3, "round %d: %d idle entries",
+		    i, pool_idle_count());
+	}
+	run_until(T.control, NULL, 50);
+	cr_assert_eq(open_fds(), fds, "descriptors leaked by retired workers");
+	assert_ring_holds_the_live_workers(3);
+}
+
+Test(pool, ttl_churn_on_a_quiet_pool_keeps_ring_exact_and_fds)
+{
+	int fds;
+
+	setup("echo", 2);
+	T.cfg.pool.supervisor.enabled = 1;
+	T.cfg.pool.supervisor.watch_tick_ms = 10;
+	T.cfg.pool.supervisor.ttl_ms = 40;
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	run_until(T.control, NULL, 5);
+	fds = open_fds();
+	/* Many generations retire by ttl, none is ever leased. */
+	run_until(T.control, NULL, 1500);
+	cr_assert_geq(log_lines("msg=\"worker retired\"", "state=ttlReached",
+	    NULL), 20);
+	/* Settle: stop the churn, let the last ones finish. */
+	T.cfg.pool.supervisor.ttl_ms = 0;
+	run_until(T.control, NULL, 300);
+	cr_assert_eq(pool_size(), 2);
+	cr_assert_eq(open_fds(), fds, "descriptors leaked by retired workers");
+	assert_ring_holds_the_live_workers(2);
+}
+
+Test(pool, crashing_idle_workers_leave_the_ring)
+{
+	int fds;
+	pid_t all[64];
+
+	setup("echo", 2);
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	run_until(T.control, NULL, 50);
+	fds = open_fds();
+	churn_size = 2;
+	churn_started = 2;
+	churn_exited = 0;
+	for (int i = 0; i < 10; i++) {
+		int n = pids(all, 64);
+
+		cr_assert_eq(kill(all[n - 1], SIGKILL), 0);
+		churn_started++;
+		churn_exited++;
+		cr_assert(run_until(T.control, churn_settled, WAIT_MS),
+		    "round %d", i);
+		/* A crash soon after start counts as a failure: back off. */
+	}
+	run_until(T.control, NULL, 50);
+	cr_assert_eq(pool_idle_count(), 2);
+	cr_assert_eq(open_fds(), fds, "descriptors leaked by crashed workers");
+	assert_ring_holds_the_live_workers(2);
+}
