@@ -6,7 +6,8 @@
  * Threads: the control thread (main) spawns, reaps, stops and kills
  * workers and reads their stderr.  Reactor threads lease idle workers,
  * do the request/response I/O on the worker's pipes while they hold the
- * lease, and release or retire them.  See pool.c for the ownership rules.
+ * lease, and release or retire them.  See pool.c for the ownership rules;
+ * worker.c runs one worker process, supervisor.c holds the periodic checks.
  */
 #ifndef RRTCP_POOL_H
 #define RRTCP_POOL_H
@@ -38,50 +39,27 @@ enum worker_status {
 	WS_EXEC_TTL
 };
 
+/*
+ * What a reactor sees of a worker it holds (relay.c).  The pool's own state
+ * of the worker (its process, phase, references) is private: struct worker
+ * in worker.h, which embeds this one.
+ */
 struct rr_worker {
 	pid_t		 w_pid;
-	int		 w_pidfd;	/* exit notification and signals (control) */
 	int		 w_in;		/* our end of the worker's stdin */
 	int		 w_out;		/* our end of its stdout: frames only */
-	int		 w_err;		/* our end of its stderr: log lines (control) */
-	struct ev_io	 w_out_io;	/* w_out in w_owner's epoll */
 	struct ev_io	 w_in_io;	/* w_in, only while a request is partly written */
-	struct ev_io	 w_err_io;
-	struct ev_io	 w_pidfd_io;
-	_Atomic(struct ev *) w_owner;	/* loop whose epoll holds w_out */
 	struct ev	*w_in_loop;	/* loop whose epoll holds w_in, or NULL */
 	_Atomic(struct ev *) w_holder;	/* reactor holding the lease, NULL if idle */
 	_Atomic int	 w_status;	/* enum worker_status */
-	_Atomic int	 w_refs;	/* process + idle queue + holder */
-	_Atomic int	 w_stray;	/* stdout became readable while idle */
-	_Atomic int	 w_dead;	/* exited or being killed: never lease */
+	_Atomic int	 w_dead;	/* out of service: never leased again */
 	_Atomic int	 w_fence;	/* it sent a stray frame once: ping after answers */
 	int		 w_fencing;	/* holder: waiting for the ping's pid reply */
 	_Atomic uint64_t w_execs;
-	uint64_t	 w_max_execs;	/* max_jobs with RR's jitter, 0 = none */
-	int64_t		 w_created_ns;	/* realtime, for informer */
-	int64_t		 w_spawned_ms;	/* monotonic */
 	_Atomic int64_t	 w_last_exec_ms; /* monotonic start of the last exec */
 	struct rr_buf	 w_rbuf;	/* frames read from stdout (holder) */
 	struct rr_buf	 w_wbuf;	/* unwritten tail of a request (holder) */
 	struct rr_conn	*w_conn;	/* request in flight (holder) */
-
-	/* control thread only */
-	int		 w_phase;	/* spawn/handshake/running/stopping */
-	int		 w_deliberate;	/* stopped on purpose: no replacement */
-	int		 w_retire;	/* enum retire_kind of its inbox entry */
-	int		 w_kill_idle;	/* bad output while idle: kill, don't stop */
-	unsigned	 w_gen;		/* pool generation at spawn (reloads) */
-	_Atomic int	 w_retire_status; /* why the control thread took it out */
-	struct ev_timer	 w_timer;	/* handshake timeout or kill fallback */
-	char		 w_errline[512]; /* partial stderr line */
-	size_t		 w_errlen;
-	char		 w_reason[160];	/* why it was stopped/killed (control) */
-	char		 w_retire_reason[160]; /* the holder's reason, read by control
-					 * after the inbox hand-over */
-	struct rr_worker *w_next;	/* all-workers list / free list */
-	uint64_t	 w_freed_at[65]; /* each loop's iteration when freed */
-	struct rr_worker *w_inbox_next;
 };
 
 /* Called on the reactor that holds w: EPOLLIN for stdout, EPOLLOUT for stdin. */
