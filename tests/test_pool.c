@@ -830,3 +830,56 @@ Test(pool, crashing_idle_workers_leave_the_ring)
 	cr_assert_eq(open_fds(), fds, "descriptors leaked by crashed workers");
 	assert_ring_holds_the_live_workers(2);
 }
+
+/* --- phases and kill reasons ----------------------------------------------- */
+
+Test(pool, phase_changes_are_logged_at_debug_and_kills_say_why)
+{
+	struct rr_worker *w;
+	char who[32];
+	pid_t pid;
+
+	setup("echo", 1);
+	log_setup(LOG_DEBUG, 0);
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	cr_assert_not_null(w = pool_lease(T.reactor));
+	pid = w->w_pid;
+	snprintf(who, sizeof(who), "worker=%d ", (int)pid);
+	cr_assert_eq(log_lines("msg=\"worker phase\"", who,
+	    "from=free to=handshake"), 1);
+	cr_assert_eq(log_lines("msg=\"worker phase\"", who,
+	    "from=handshake to=running"), 1);
+	pool_retire(w, WS_ERRORED, 1, "bad answer");
+	cr_assert(wait_reaped(pid));
+	cr_assert_eq(log_lines("msg=\"worker phase\"", who,
+	    "from=running to=killed"), 1);
+	cr_assert_eq(log_lines("msg=\"worker phase\"", who,
+	    "from=killed to=exited"), 1);
+	cr_assert_eq(log_lines("msg=\"worker killed\"", who,
+	    "reason=\"bad answer\""), 1);
+}
+
+Test(pool, stop_timeout_kill_names_its_reason)
+{
+	struct rr_worker *w;
+	char who[32];
+	pid_t pid;
+
+	setup("echo", 1);
+	/* The worker answers the stop command, then lingers past the
+	 * SIGKILL fallback that pool_stop_all arms. */
+	addenv("FAKE_STOP_DELAY_MS=%s", "3000");
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	cr_assert_not_null(w = pool_lease(T.reactor));
+	pid = w->w_pid;
+	pool_release(w);
+	pool_stop_all(200, on_stopped);
+	cr_assert(run_until(T.control, is_stopped, WAIT_MS));
+	T.ready = -1;
+	snprintf(who, sizeof(who), "worker=%d ", (int)pid);
+	cr_assert_eq(log_lines("msg=\"worker killed\"", who,
+	    "reason=\"did not stop in time after the stop command\""), 1);
+	cr_assert_eq(log_lines("msg=\"worker exited\"", who, "signal=KILL"), 1);
+}
