@@ -535,10 +535,13 @@ on_worker_in(struct ev *loop, struct ev_io *io, uint32_t events)
  *    leaser may then find no worker and park its event, and the push back
  *    is followed by notify_waiters(), as in pool_release().
  *  - A releaser that pushes after the mark is not seen by this sweep.  The
- *    writer of w_dead (this thread) stores it and then issues a seq_cst
- *    fence before it reads the mark; pool_release() pushes, issues a seq_cst
- *    fence, then loads w_dead.  By the fence rules, either the mark covers
- *    the push or the releaser sees w_dead and asks for another sweep.
+ *    writer of w_dead (this thread) stores it, then makes a read-modify-
+ *    write of nwaiting, then reads the mark; pool_release() pushes, makes
+ *    one (in notify_waiters()), then loads w_dead.  Read-modify-writes of
+ *    one variable are totally ordered and each reads the one before, so
+ *    the later one synchronizes with the earlier: either the mark covers
+ *    the push, or the releaser sees w_dead and asks for another sweep.
+ *    (Not fences: ThreadSanitizer does not model them.)
  *  - ring_pop_before() waits for a producer that took a ticket below the
  *    mark and has not stored its item yet, so no such push slips through.
  *  - A reactor may be peeking at a dead worker's stdout (w_holder ==
@@ -558,7 +561,7 @@ idle_sweep(void)
 	P.sweep_due = 0;
 	atomic_store(&P.sweep_wanted, 0);
 	/* Orders every w_dead store before the mark (see above). */
-	atomic_thread_fence(memory_order_seq_cst);
+	atomic_fetch_add_explicit(&P.nwaiting, 0, memory_order_seq_cst);
 	mark = ring_mark(&idle);
 	while ((w = ring_pop_before(&idle, mark)) != NULL) {
 		if (!atomic_load(&w->pub.w_dead)) {
@@ -734,15 +737,15 @@ pool_release(struct rr_worker *rw)
 		pool_retire(rw, WS_ERRORED, 0, "idle worker queue is full");
 		return;
 	}
+	notify_waiters();
 	/*
 	 * If the control thread marked it dead while we let go, its sweep may
-	 * have missed this push: ask for another (idle_sweep() explains the
-	 * fences).
+	 * have missed this push: ask for another.  notify_waiters()'s
+	 * read-modify-write of nwaiting orders the push before this load
+	 * (idle_sweep() explains how).
 	 */
-	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&rw->w_dead, memory_order_relaxed))
 		request_sweep();
-	notify_waiters();
 }
 
 int

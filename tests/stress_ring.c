@@ -8,9 +8,10 @@
  *
  * Then the pool's sweep protocol (pool.c idle_sweep): the main thread
  * retires items while circulating threads lease and release them and a
- * sweeper takes retired items out of the ring.  A releaser pushes, fences,
- * then checks the retired flag and asks for a sweep; the retirer stores
- * the flag and the sweeper fences before it takes its mark.  At the end
+ * sweeper takes retired items out of the ring.  A releaser pushes, makes a
+ * read-modify-write of gate, then checks the retired flag and asks for a
+ * sweep; the sweeper makes one on gate after the flag is stored and before
+ * it takes its mark.  At the end
  * every retired item must have left the ring exactly once.
  */
 #include "ring.h"
@@ -48,7 +49,7 @@ circulate(void *arg)
 
 static _Atomic int	retired[NITEMS];
 static _Atomic int	dropped[NITEMS];
-static _Atomic int	sweep_wanted, done;
+static _Atomic int	sweep_wanted, done, gate;
 
 /* A reactor: leases, drops a retired item it finds, releases the others. */
 static void *
@@ -68,7 +69,7 @@ lease_release(void *arg)
 		atomic_fetch_sub(&holders[it - 1], 1);
 		while (ring_push(&q, (void *)it) != 0)
 			;
-		atomic_thread_fence(memory_order_seq_cst);
+		atomic_fetch_add(&gate, 1);	/* pool.c: nwaiting */
 		if (atomic_load_explicit(&retired[it - 1],
 		    memory_order_relaxed))
 			atomic_store(&sweep_wanted, 1);
@@ -84,7 +85,7 @@ sweep(void)
 	size_t n = 0, mark;
 
 	atomic_store(&sweep_wanted, 0);
-	atomic_thread_fence(memory_order_seq_cst);
+	atomic_fetch_add(&gate, 1);
 	mark = ring_mark(&q);
 	while ((it = (uintptr_t)ring_pop_before(&q, mark)) != 0) {
 		if (atomic_load(&retired[it - 1]))
