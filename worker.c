@@ -52,6 +52,7 @@ static struct {
 	size_t			 stop_req_len;	/* V5, the one stop command */
 	_Atomic size_t		 max_frame;	/* what reactors need of cfg */
 	int			 warned_pidfd;
+	int			 structs;	/* ever allocated */
 	struct ev		*loops[WORKER_MAX_LOOPS];
 	int			 nloops;
 } W;
@@ -167,6 +168,15 @@ worker_unref(struct worker *w)
 		w->w_freed_at[i] = W.loops[i] ? ev_iterations(W.loops[i]) : 0;
 	w->w_freed_at[W.nloops] = ev_iterations(W.control);
 	free_put(w);
+	/*
+	 * A loop asleep in epoll_wait has no batch in flight, but its counter
+	 * moves only when it wakes: on a quiet server it may sleep for hours,
+	 * and every spawn would allocate a new struct.  Nudge every loop once.
+	 */
+	for (int i = 0; i < W.nloops; i++)
+		if (W.loops[i] != NULL)
+			ev_wake(W.loops[i]);
+	ev_wake(W.control);
 }
 
 static int
@@ -271,6 +281,7 @@ worker_alloc(void)
 	if (w == NULL) {
 		if ((w = calloc(1, sizeof(*w))) == NULL)
 			return NULL;
+		log_debug("worker struct allocated", "structs=%d", ++W.structs);
 		/* Set once: a stale epoll event may read these at any time. */
 		w->w_out_io.fn = W.hooks.on_out;
 		w->w_out_io.arg = w;
@@ -484,6 +495,7 @@ handshake_end(struct worker *w, const char *fail, int exiting)
 		log_error("worker failed to start", "worker=%d reason=%s",
 		    (int)w->pub.w_pid, log_q(q, sizeof(q), fail, strlen(fail)));
 		atomic_store(&w->pub.w_status, WS_ERRORED);
+		atomic_store(&w->pub.w_dead, 1);	/* not in service */
 		w->w_deliberate = 1;	/* replaced now, not on exit */
 		snprintf(w->w_reason, sizeof(w->w_reason), "%s", fail);
 		if (!exiting)

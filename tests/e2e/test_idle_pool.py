@@ -67,7 +67,8 @@ def burst(srv, clients):
 def test_ttl_churn_on_a_quiet_server_keeps_descriptors_and_serves(rr):
     srv = rr(command=OPS, pool={
         "num_workers": WORKERS,
-        "supervisor": {"watch_tick": "100ms", "ttl": "1s"}})
+        "supervisor": {"watch_tick": "100ms", "ttl": "1s"}},
+        extra="logs:\n  level: debug\n")
     start = open_fds(srv.proc.pid)
     first = set(srv.worker_pids())
     time.sleep(T(6))        # nobody connects: ~5 generations retire
@@ -75,6 +76,11 @@ def test_ttl_churn_on_a_quiet_server_keeps_descriptors_and_serves(rr):
     assert len(retired) >= 3 * WORKERS, "only %d ttl retirements\n%s" % (
         len(retired), srv.dump())
     assert not set(srv.worker_pids()[-WORKERS:]) & first
+    # Worker structs are recycled: live, stopping and just-freed ones, not
+    # one more per generation (reactors asleep must not hold them back).
+    structs = len(srv.find(msg="worker struct allocated"))
+    assert structs <= 3 * WORKERS + 2, "%d worker structs for %d workers " \
+        "after %d retirements" % (structs, WORKERS, len(retired))
     settled_fds(srv, start)
     burst(srv, 4 * WORKERS)
 
