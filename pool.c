@@ -565,7 +565,12 @@ idle_sweep(void)
 	mark = ring_mark(&idle);
 	while ((w = ring_pop_before(&idle, mark)) != NULL) {
 		if (!atomic_load(&w->pub.w_dead)) {
-			keep[n++] = w;
+			/* At most one pop lands past the mark: room is
+			 * short only if the ring was full and busy. */
+			if (n < RING_CAP)
+				keep[n++] = w;
+			else if (ring_push(&idle, w) == -1)
+				idle_ring_full(w);
 			continue;
 		}
 		claim_idle_wait(w);
@@ -671,8 +676,8 @@ pool_lease(struct ev *loop)
 		 * dead: then the control thread takes it (and stops it if
 		 * nobody has). */
 		if (atomic_load_explicit(&w->pub.w_dead, memory_order_acquire)) {
-			to_control(w, RETIRE_DROP_IDLE);
 			unclaim(w);
+			to_control(w, RETIRE_DROP_IDLE);
 			continue;
 		}
 		owner = atomic_load_explicit(&w->w_owner, memory_order_acquire);

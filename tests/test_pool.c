@@ -883,3 +883,41 @@ Test(pool, stop_timeout_kill_names_its_reason)
 	    "reason=\"did not stop in time after the stop command\""), 1);
 	cr_assert_eq(log_lines("msg=\"worker exited\"", who, "signal=KILL"), 1);
 }
+
+/*
+ * The holder has passed pool_finish (the worker stays) when a reset marks
+ * the worker dead, and then releases it to the idle ring unaware.  The
+ * control thread must still stop it and take it out of the ring; it used
+ * to stay there, and its process ran on unleased and unstopped.
+ */
+Test(pool, worker_reset_between_finish_and_release_is_stopped)
+{
+	struct rr_worker *w;
+	char who[32];
+	pid_t pid;
+	int fds;
+
+	setup("echo", 1);
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	run_until(T.control, NULL, 50);
+	fds = open_fds();
+	cr_assert_not_null(w = pool_lease(T.reactor));
+	pid = w->w_pid;
+	cr_assert_eq(exchange(w, "one"), 1);
+	cr_assert_eq(pool_finish(w), 1);
+	pool_reset("test reset");	/* busy: its holder should retire it */
+	pool_release(w);		/* ...but it has already decided */
+	cr_assert(wait_reaped(pid), "worker %d never stopped", (int)pid);
+	snprintf(who, sizeof(who), "worker=%d ", (int)pid);
+	cr_assert_eq(log_lines("msg=\"worker retired\"", who,
+	    "reason=\"test reset\""), 1);
+	cr_assert_eq(log_lines("msg=\"worker exited\"", who, "status=0"), 1);
+	churn_size = 1;
+	churn_started = 2;
+	churn_exited = 1;
+	cr_assert(run_until(T.control, churn_settled, WAIT_MS));
+	run_until(T.control, NULL, 50);
+	cr_assert_eq(open_fds(), fds);
+	assert_ring_holds_the_live_workers(1);
+}
