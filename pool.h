@@ -6,7 +6,8 @@
  * Threads: the control thread (main) spawns, reaps, stops and kills
  * workers and reads their stderr.  Reactor threads lease idle workers,
  * do the request/response I/O on the worker's pipes while they hold the
- * lease, and release or retire them.  See pool.c for the ownership rules.
+ * lease, and release or retire them.  See pool.c for the ownership rules;
+ * worker.c runs one worker process, supervisor.c holds the periodic checks.
  */
 #ifndef RRTCP_POOL_H
 #define RRTCP_POOL_H
@@ -21,7 +22,7 @@
 struct rr_config;
 struct relay_xchg;
 
-/* Worker states as RoadRunner reports them over RPC (PROTOCOL.md 3.11). */
+/* Worker states as RoadRunner reports them over RPC (rrtcp-protocol(7) 3.11). */
 enum worker_status {
 	WS_INACTIVE = 0,
 	WS_READY,
@@ -38,53 +39,9 @@ enum worker_status {
 	WS_EXEC_TTL
 };
 
-struct rr_worker {
-	pid_t		 w_pid;
-	int		 w_pidfd;	/* exit notification and signals (control) */
-	int		 w_in;		/* our end of the worker's stdin */
-	int		 w_out;		/* our end of its stdout: frames only */
-	int		 w_err;		/* our end of its stderr: log lines (control) */
-	struct ev_io	 w_out_io;	/* w_out in w_owner's epoll */
-	struct ev_io	 w_in_io;	/* w_in, only while a request is partly written */
-	struct ev_io	 w_err_io;
-	struct ev_io	 w_pidfd_io;
-	_Atomic(struct ev *) w_owner;	/* loop whose epoll holds w_out */
-	struct ev	*w_in_loop;	/* loop whose epoll holds w_in, or NULL */
-	_Atomic(struct ev *) w_holder;	/* reactor holding the lease, NULL if idle */
-	_Atomic int	 w_status;	/* enum worker_status */
-	_Atomic int	 w_refs;	/* process + idle queue + holder */
-	_Atomic int	 w_stray;	/* stdout became readable while idle */
-	_Atomic int	 w_dead;	/* exited or being killed: never lease */
-	_Atomic int	 w_fence;	/* it sent a stray frame once: ping after answers */
-	int		 w_fencing;	/* holder: relay.c's fence state */
-	_Atomic uint64_t w_execs;
-	uint64_t	 w_max_execs;	/* max_jobs with RR's jitter, 0 = none */
-	int64_t		 w_created_ns;	/* realtime, for informer */
-	int64_t		 w_spawned_ms;	/* monotonic */
-	_Atomic int64_t	 w_last_exec_ms; /* monotonic start of the last exec */
-	struct rr_buf	 w_rbuf;	/* frames read from stdout (holder) */
-	struct rr_buf	 w_wbuf;	/* unwritten tail of a request (holder) */
-	struct relay_xchg *w_xchg;	/* exchange in flight (holder) */
-	struct ev_timer	 w_exec_timer;	/* holder: exec_ttl, then stalls */
-	int64_t		 w_exec_ttl_ms;	/* holder: for the reason text */
-	const char	*w_exec_ttl_name;
-
-	/* control thread only */
-	int		 w_phase;	/* spawn/handshake/running/stopping */
-	int		 w_deliberate;	/* stopped on purpose: no replacement */
-	int		 w_retire;	/* 1 stop, 2 kill, 3 kill a bad idle worker */
-	unsigned	 w_gen;		/* pool generation at spawn (reloads) */
-	_Atomic int	 w_retire_status; /* why the control thread took it out */
-	struct ev_timer	 w_timer;	/* handshake timeout or kill fallback */
-	char		 w_errline[512]; /* partial stderr line */
-	size_t		 w_errlen;
-	char		 w_reason[160];	/* why it was stopped/killed (control) */
-	char		 w_retire_reason[160]; /* the holder's reason, read by control
-					 * after the inbox hand-over */
-	struct rr_worker *w_next;	/* all-workers list / free list */
-	uint64_t	 w_freed_at[65]; /* each loop's iteration when freed */
-	struct rr_worker *w_inbox_next;
-};
+/* A worker: opaque outside the pool's files (worker.h has it); a holder
+ * uses it through lease.h. */
+struct rr_worker;
 
 /* Called on the reactor that holds w: EPOLLIN for stdout, EPOLLOUT for stdin. */
 typedef void pool_io_fn(struct ev *loop, struct rr_worker *w, uint32_t events);
@@ -125,23 +82,6 @@ void		 pool_release(struct rr_worker *w);
 void		 pool_retire(struct rr_worker *w, enum worker_status why,
 		    int kill, const char *reason);
 
-/* Reads the worker's stdout into w_rbuf: 0 on EAGAIN, 1 on EOF, -1 on error. */
-int		 pool_read_stdout(struct rr_worker *w);
-/* The same, told the epoll bits: without a hang-up a short read ends it. */
-int		 pool_read_stdout_ev(struct rr_worker *w, uint32_t events);
-/*
- * Reads and logs frames a held worker sent with no request in flight.
- * Returns 0, or -1 with why set when the worker must be killed.
- */
-int		 pool_drain_stray(struct rr_worker *w, char *why, size_t whylen);
-
-/* Sends the pid request as a ping (a fence after a fenced worker's answer). */
-int		 pool_ping(struct rr_worker *w);
-
-struct frame;
-/* Logs a frame w sent with no request in flight (it is dropped). */
-void		 pool_log_stray(const struct rr_worker *w, const struct frame *f);
-
 /* Waiter bookkeeping for the reactors (see conn.c). */
 void		 pool_register_loop(struct ev *loop, _Atomic int *waiting);
 void		 pool_waiting_add(int delta);
@@ -158,6 +98,8 @@ void		 pool_stop_all(int64_t kill_after_ms, void (*done_cb)(void));
 void		 pool_kill_all(void);
 
 int		 pool_size(void);	/* live workers */
+/* Entries in the idle ring (exact when no reactor is leasing or releasing). */
+int		 pool_idle_count(void);
 /* SIGCHLD: reaps the workers that have no pidfd. */
 void		 pool_reap(void);
 

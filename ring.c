@@ -10,6 +10,7 @@
 #include "ring.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -93,4 +94,40 @@ ring_pop(struct ring *q)
 			pos = atomic_load_explicit(&q->head,
 			    memory_order_relaxed);
 	}
+}
+
+size_t
+ring_mark(struct ring *q)
+{
+	return atomic_load_explicit(&q->tail, memory_order_seq_cst);
+}
+
+void *
+ring_pop_before(struct ring *q, size_t mark)
+{
+	for (;;) {
+		size_t pos = atomic_load_explicit(&q->head,
+		    memory_order_relaxed);
+		void *item;
+
+		if ((intptr_t)(pos - mark) >= 0)
+			return NULL;
+		if ((item = ring_pop(q)) != NULL)
+			return item;
+		/*
+		 * Cell pos was claimed (tail passed it) but its producer has
+		 * not published the item yet: it is a few instructions away,
+		 * unless it was preempted.  Let it run.
+		 */
+		sched_yield();
+	}
+}
+
+size_t
+ring_count(struct ring *q)
+{
+	size_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+	size_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+
+	return (intptr_t)(t - h) > 0 ? t - h : 0;
 }

@@ -29,5 +29,19 @@ void	ring_free(struct ring *q);
 int	ring_push(struct ring *q, void *item);
 /* Returns the oldest item, or NULL when the ring is empty. */
 void	*ring_pop(struct ring *q);
+/*
+ * The ticket the next push takes (seq_cst load of tail): every push that
+ * claimed its cell before this load lies below the mark.
+ */
+size_t	 ring_mark(struct ring *q);
+/*
+ * Pops the oldest item while the head is below mark, or returns NULL once
+ * every item pushed below mark has been popped (here or by another
+ * consumer).  Unlike ring_pop it does not report "empty" while a producer
+ * that took a ticket below mark has yet to store its item: it waits for it.
+ */
+void	*ring_pop_before(struct ring *q, size_t mark);
+/* Items in the ring; exact only while nobody pushes or pops. */
+size_t	 ring_count(struct ring *q);
 
 #endif

@@ -10,7 +10,11 @@
 
 struct dpool dpool;
 
-/* Opaque tokens: distinct addresses, never dereferenced. */
+/* Opaque to the scheduler: the double gives the type a body of its own,
+ * tokens with distinct addresses, never dereferenced. */
+struct rr_worker {
+	int	 token;
+};
 static struct rr_worker tokens[DPOOL_MAX];
 
 struct rr_worker *

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "frame.h"
 #include "log.h"
+#include "worker.h"
 
 #define WAIT_MS		5000	/* bound on any one wait; ASan is slow */
 
@@ -243,7 +244,7 @@ test_io(struct ev *loop, struct rr_worker *w, uint32_t events)
 
 	if (!(events & EV_READ) || T.got != 0)
 		return;
-	st = pool_read_stdout(w);
+	st = worker_read_stdout(worker_of(w), EV_HUP);
 	rc = frame_decode(buf_rptr(&w->w_rbuf), buf_len(&w->w_rbuf),
 	    T.cfg.max_frame_size, &f, &bad);
 	if (rc > 0) {
@@ -690,4 +691,234 @@ Test(pool, stray_frame_is_read_by_a_lease_on_the_owner_loop)
 	cr_assert_eq(exchange(w, "y"), 1);
 	cr_assert_str_eq(T.ctx, "CONTINUE",
 	    "the stray frame was taken for the answer: %s %s", T.ctx, T.body);
+}
+
+/* --- an idle pool that keeps retiring its workers ----------------------- */
+
+/* Open descriptors of this process. */
+static int
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;		/* the DIR's own descriptor */
+}
+
+static int	churn_started, churn_exited, churn_size;
+
+/* Every replacement has handshaken and every retired worker is reaped. */
+static int
+churn_settled(void)
+{
+	return log_lines("msg=\"worker started\"", NULL, NULL) ==
+	    churn_started &&
+	    log_lines("msg=\"worker exited\"", NULL, NULL) == churn_exited &&
+	    pool_size() == churn_size;
+}
+
+/*
+ * Leases every idle worker: the ring must hold exactly the live workers,
+ * each once, none of them retired.
+ */
+static void
+assert_ring_holds_the_live_workers(int n)
+{
+	struct rr_worker *w[16];
+
+	cr_assert_eq(pool_idle_count(), n, "idle ring holds %d entries, "
+	    "the pool has %d live workers", pool_idle_count(), n);
+	for (int i = 0; i < n; i++) {
+		cr_assert_not_null(w[i] = pool_lease(T.reactor), "lease %d", i);
+		cr_assert_not(atomic_load(&w[i]->w_dead));
+		cr_assert_eq(kill(w[i]->w_pid, 0), 0, "leased worker %d is "
+		    "not alive", (int)w[i]->w_pid);
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(w[i], w[j]);
+	}
+	cr_assert_null(pool_lease(T.reactor), "more idle entries than workers");
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(exchange(w[i], "still"), 1);
+		cr_assert_str_eq(T.body, "still");
+		pool_release(w[i]);
+	}
+}
+
+Test(pool, reset_idle_pool_many_times_keeps_ring_exact_and_fds)
+{
+	int fds;
+
+	setup("echo", 3);
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	run_until(T.control, NULL, 50);		/* stderr lines read */
+	fds = open_fds();
+	churn_size = 3;
+	churn_started = 3;
+	churn_exited = 0;
+	for (int i = 0; i < 40; i++) {
+		pool_reset("test reset");
+		churn_started += 3;
+		churn_exited += 3;
+		cr_assert(run_until(T.control, churn_settled, WAIT_MS),
+		    "round %d: started %d/%d exited %d/%d live %d", i,
+		    log_lines("msg=\"worker started\"", NULL, NULL),
+		    churn_started, log_lines("msg=\"worker exited\"", NULL,
+		    NULL), churn_exited, pool_size());
+		cr_assert_eq(pool_idle_count(), 3, "round %d: %d idle entries",
+		    i, pool_idle_count());
+	}
+	run_until(T.control, NULL, 50);
+	cr_assert_eq(open_fds(), fds, "descriptors leaked by retired workers");
+	assert_ring_holds_the_live_workers(3);
+}
+
+Test(pool, ttl_churn_on_a_quiet_pool_keeps_ring_exact_and_fds)
+{
+	int fds;
+
+	setup("echo", 2);
+	T.cfg.pool.supervisor.enabled = 1;
+	T.cfg.pool.supervisor.watch_tick_ms = 10;
+	T.cfg.pool.supervisor.ttl_ms = 40;
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	run_until(T.control, NULL, 5);
+	fds = open_fds();
+	/* Many generations retire by ttl, none is ever leased. */
+	run_until(T.control, NULL, 1500);
+	cr_assert_geq(log_lines("msg=\"worker retired\"", "state=ttlReached",
+	    NULL), 20);
+	/* Settle: stop the churn, let the last ones finish. */
+	T.cfg.pool.supervisor.ttl_ms = 0;
+	run_until(T.control, NULL, 300);
+	cr_assert_eq(pool_size(), 2);
+	cr_assert_eq(open_fds(), fds, "descriptors leaked by retired workers");
+	assert_ring_holds_the_live_workers(2);
+}
+
+Test(pool, crashing_idle_workers_leave_the_ring)
+{
+	int fds;
+	pid_t all[64];
+
+	setup("echo", 2);
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	run_until(T.control, NULL, 50);
+	fds = open_fds();
+	churn_size = 2;
+	churn_started = 2;
+	churn_exited = 0;
+	for (int i = 0; i < 10; i++) {
+		int n = pids(all, 64);
+
+		cr_assert_eq(kill(all[n - 1], SIGKILL), 0);
+		churn_started++;
+		churn_exited++;
+		cr_assert(run_until(T.control, churn_settled, WAIT_MS),
+		    "round %d", i);
+		/* A crash soon after start counts as a failure: back off. */
+	}
+	run_until(T.control, NULL, 50);
+	cr_assert_eq(pool_idle_count(), 2);
+	cr_assert_eq(open_fds(), fds, "descriptors leaked by crashed workers");
+	assert_ring_holds_the_live_workers(2);
+}
+
+/* --- phases and kill reasons ----------------------------------------------- */
+
+Test(pool, phase_changes_are_logged_at_debug_and_kills_say_why)
+{
+	struct rr_worker *w;
+	char who[32];
+	pid_t pid;
+
+	setup("echo", 1);
+	log_setup(LOG_DEBUG, 0);
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	cr_assert_not_null(w = pool_lease(T.reactor));
+	pid = w->w_pid;
+	snprintf(who, sizeof(who), "worker=%d ", (int)pid);
+	cr_assert_eq(log_lines("msg=\"worker phase\"", who,
+	    "from=free to=handshake"), 1);
+	cr_assert_eq(log_lines("msg=\"worker phase\"", who,
+	    "from=handshake to=running"), 1);
+	pool_retire(w, WS_ERRORED, 1, "bad answer");
+	cr_assert(wait_reaped(pid));
+	cr_assert_eq(log_lines("msg=\"worker phase\"", who,
+	    "from=running to=killed"), 1);
+	cr_assert_eq(log_lines("msg=\"worker phase\"", who,
+	    "from=killed to=exited"), 1);
+	cr_assert_eq(log_lines("msg=\"worker killed\"", who,
+	    "reason=\"bad answer\""), 1);
+}
+
+Test(pool, stop_timeout_kill_names_its_reason)
+{
+	struct rr_worker *w;
+	char who[32];
+	pid_t pid;
+
+	setup("echo", 1);
+	/* The worker answers the stop command, then lingers past the
+	 * SIGKILL fallback that pool_stop_all arms. */
+	addenv("FAKE_STOP_DELAY_MS=%s", "3000");
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	cr_assert_not_null(w = pool_lease(T.reactor));
+	pid = w->w_pid;
+	pool_release(w);
+	pool_stop_all(200, on_stopped);
+	cr_assert(run_until(T.control, is_stopped, WAIT_MS));
+	T.ready = -1;
+	snprintf(who, sizeof(who), "worker=%d ", (int)pid);
+	cr_assert_eq(log_lines("msg=\"worker killed\"", who,
+	    "reason=\"did not stop in time after the stop command\""), 1);
+	cr_assert_eq(log_lines("msg=\"worker exited\"", who, "signal=KILL"), 1);
+}
+
+/*
+ * The holder has passed pool_finish (the worker stays) when a reset marks
+ * the worker dead, and then releases it to the idle ring unaware.  The
+ * control thread must still stop it and take it out of the ring; it used
+ * to stay there, and its process ran on unleased and unstopped.
+ */
+Test(pool, worker_reset_between_finish_and_release_is_stopped)
+{
+	struct rr_worker *w;
+	char who[32];
+	pid_t pid;
+	int fds;
+
+	setup("echo", 1);
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	run_until(T.control, NULL, 50);
+	fds = open_fds();
+	cr_assert_not_null(w = pool_lease(T.reactor));
+	pid = w->w_pid;
+	cr_assert_eq(exchange(w, "one"), 1);
+	cr_assert_eq(pool_finish(w), 1);
+	pool_reset("test reset");	/* busy: its holder should retire it */
+	pool_release(w);		/* ...but it has already decided */
+	cr_assert(wait_reaped(pid), "worker %d never stopped", (int)pid);
+	snprintf(who, sizeof(who), "worker=%d ", (int)pid);
+	cr_assert_eq(log_lines("msg=\"worker retired\"", who,
+	    "reason=\"test reset\""), 1);
+	cr_assert_eq(log_lines("msg=\"worker exited\"", who, "status=0"), 1);
+	churn_size = 1;
+	churn_started = 2;
+	churn_exited = 1;
+	cr_assert(run_until(T.control, churn_settled, WAIT_MS));
+	run_until(T.control, NULL, 50);
+	cr_assert_eq(open_fds(), fds);
+	assert_ring_holds_the_live_workers(1);
 }

@@ -41,6 +41,27 @@ Test(ring, push_fails_when_full_and_recovers)
 	ring_free(&q);
 }
 
+Test(ring, pop_before_stops_at_the_mark)
+{
+	struct ring q;
+	int items[3];
+	size_t mark;
+
+	cr_assert_eq(ring_init(&q, 8), 0);
+	cr_assert_eq(ring_push(&q, &items[0]), 0);
+	cr_assert_eq(ring_push(&q, &items[1]), 0);
+	mark = ring_mark(&q);
+	cr_assert_eq(ring_push(&q, &items[2]), 0);
+	cr_assert_eq(ring_count(&q), 3);
+	cr_assert_eq(ring_pop_before(&q, mark), &items[0]);
+	cr_assert_eq(ring_pop_before(&q, mark), &items[1]);
+	cr_assert_null(ring_pop_before(&q, mark), "popped past the mark");
+	cr_assert_eq(ring_count(&q), 1);
+	cr_assert_eq(ring_pop(&q), &items[2]);
+	cr_assert_eq(ring_count(&q), 0);
+	ring_free(&q);
+}
+
 Test(ring, capacity_must_be_a_power_of_two)
 {
 	struct ring q;
