@@ -3,6 +3,7 @@
  */
 #include "support.h"
 
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+
+#include "ev.h"
 
 /*
  * A sanitizer report ends the process with _exit(1); outside the test body
@@ -112,4 +115,69 @@ slurp(const char *path, size_t *lenp)
 	if (lenp)
 		*lenp = len;
 	return s;
+}
+
+int
+log_lines_in(const char *path, const char *a, const char *b, const char *c)
+{
+	char *s = slurp(path, NULL), *line, *save = NULL;
+	int n = 0;
+
+	for (line = strtok_r(s, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, a) && (b == NULL || strstr(line, b)) &&
+		    (c == NULL || strstr(line, c)))
+			n++;
+	free(s);
+	return n;
+}
+
+void
+rmtree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+struct waiter {
+	struct ev_timer	 t;
+	int		(*cond)(void);
+	int64_t		 deadline;
+};
+
+static void
+on_poll(struct ev *loop, struct ev_timer *t)
+{
+	struct waiter *w = t->arg;
+
+	if ((w->cond != NULL && w->cond()) || ev_clock_ms() >= w->deadline)
+		ev_stop(loop);
+	else
+		ev_timer_arm(loop, t, 5);
+}
+
+int
+run_until(struct ev *loop, int (*cond)(void), int64_t ms)
+{
+	struct waiter w = { .cond = cond, .deadline = ev_clock_ms() + ms };
+
+	if (cond != NULL && cond())
+		return 1;
+	ev_timer_init(&w.t, on_poll, &w);
+	ev_timer_arm(loop, &w.t, 0);
+	ev_run(loop);
+	ev_timer_cancel(loop, &w.t);
+	return cond == NULL || cond();
 }

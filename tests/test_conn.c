@@ -311,20 +311,11 @@ running(const struct cli *cl, const char *event)
 	return i;
 }
 
-/* How many log lines hold every one of the given strings. */
+/* How many lines of the log hold every one of the given strings. */
 static int
 log_lines(const char *a, const char *b, const char *c)
 {
-	char *s = (char *)slurp(T.log, NULL), *line, *save = NULL;
-	int n = 0;
-
-	for (line = strtok_r(s, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
-		if (strstr(line, a) && (b == NULL || strstr(line, b)) &&
-		    (c == NULL || strstr(line, c)))
-			n++;
-	free(s);
-	return n;
+	return log_lines_in(T.log, a, b, c);
 }
 
 /* The connection of this client in the set, or NULL once freed. */

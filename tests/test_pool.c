@@ -64,16 +64,7 @@ static struct {
 static int
 log_lines(const char *a, const char *b, const char *c)
 {
-	char *s = slurp(T.log, NULL), *line, *save = NULL;
-	int n = 0;
-
-	for (line = strtok_r(s, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
-		if (strstr(line, a) && (b == NULL || strstr(line, b)) &&
-		    (c == NULL || strstr(line, c)))
-			n++;
-	free(s);
-	return n;
+	return log_lines_in(T.log, a, b, c);
 }
 
 /* The pids the fake workers wrote at start, in spawn order. */
@@ -129,38 +120,6 @@ setup(const char *mode, unsigned n)
 	cr_assert_not_null(T.reactor = ev_new(64, NULL));
 }
 
-struct waiter {
-	struct ev_timer	 t;
-	int		(*cond)(void);
-	int64_t		 deadline;
-};
-
-static void
-on_poll(struct ev *loop, struct ev_timer *t)
-{
-	struct waiter *w = t->arg;
-
-	if ((w->cond != NULL && w->cond()) || ev_clock_ms() >= w->deadline)
-		ev_stop(loop);
-	else
-		ev_timer_arm(loop, t, 5);
-}
-
-/* Runs loop until cond() holds (NULL: for ms) or ms pass; returns cond(). */
-static int
-run_until(struct ev *loop, int (*cond)(void), int64_t ms)
-{
-	struct waiter w = { .cond = cond, .deadline = ev_clock_ms() + ms };
-
-	if (cond != NULL && cond())
-		return 1;
-	ev_timer_init(&w.t, on_poll, &w);
-	ev_timer_arm(loop, &w.t, 0);
-	ev_run(loop);
-	ev_timer_cancel(loop, &w.t);
-	return cond == NULL || cond();
-}
-
 static void
 on_ready(int ok, const char *reason)
 {
@@ -198,25 +157,6 @@ static int
 is_stopped(void)
 {
 	return T.stopped;
-}
-
-static void
-rmtree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[PATH_MAX];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 /* Stops what a test left running, so no worker outlives its test. */

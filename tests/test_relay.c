@@ -84,16 +84,7 @@ static struct {
 static int
 log_lines(const char *a, const char *b, const char *c)
 {
-	char *s = (char *)slurp(T.log, NULL), *line, *save = NULL;
-	int n = 0;
-
-	for (line = strtok_r(s, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save))
-		if (strstr(line, a) && (b == NULL || strstr(line, b)) &&
-		    (c == NULL || strstr(line, c)))
-			n++;
-	free(s);
-	return n;
+	return log_lines_in(T.log, a, b, c);
 }
 
 static int
@@ -345,25 +336,6 @@ start(void)
 	cr_assert_eq(pthread_create(&T.control_thread, NULL, control_main,
 	    NULL), 0);
 	T.control_running = 1;
-}
-
-static void
-rmtree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[PATH_MAX];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 /*
