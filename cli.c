@@ -2,7 +2,7 @@
  * cli.c - rrtcp check [-T] | workers [-i] | reset | stop [-f].
  *
  * Each reads the same config as serve (-c, -w, -o) to find rpc.listen or
- * the work directory.  workers and reset use informer.Workers and
+ * the work directory.  check also tries what serve will try (preflight.c).  workers and reset use informer.Workers and
  * resetter.Reset over RPC; unlike rr reset, an error is reported and the
  * exit status says so (Q18).  stop signals the pid in the work dir's .pid.
  */
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "preflight.h"
 #include "rpc.h"
 
 #define RPC_TIMEOUT_MS	5000
@@ -46,32 +47,11 @@ report(void *arg, enum config_level level, const char *text)
 		    level == CONFIG_WARN ? " (warning)" : "");
 }
 
-/* Is the worker command's program there and executable? */
-static int
-command_found(const char *prog)
-{
-	const char *path;
-	char buf[4096];
-
-	if (strchr(prog, '/') != NULL)
-		return access(prog, X_OK) == 0;
-	if ((path = getenv("PATH")) == NULL)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-
-		snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, path, prog);
-		if (n > 0 && access(buf, X_OK) == 0)
-			return 1;
-		path += n + (path[n] == ':');
-	}
-	return 0;
-}
-
 /*
- * check: load and validate the config as serve does, and find the worker's
- * program.  With dump (-T), print the effective config on stdout instead of
- * "configuration OK", so that the output is YAML that check reads back.
+ * check: load and validate the config as serve does, then try what serve
+ * will try (preflight.c: the worker's program, each server's name and
+ * address).  With dump (-T), print the effective config on stdout instead
+ * of "configuration OK", so that the output is YAML that check reads back.
  */
 static int
 check(const char *file, const struct config_opts *opts, int dump)
@@ -88,13 +68,10 @@ check(const char *file, const struct config_opts *opts, int dump)
 		config_free(cfg);
 		return 2;
 	}
-	ok = command_found(cfg->pool.command[0]);
-	if (!ok)
-		fprintf(stderr, "%s: worker command not found: %s\n", file,
-		    cfg->pool.command[0]);
-	else if (dump)
+	ok = preflight_run(cfg, PREFLIGHT_BIND, report, NULL) == 0;
+	if (ok && dump)
 		config_dump(cfg, stdout);
-	else
+	else if (ok)
 		printf("configuration OK\n");
 	config_free(cfg);
 	if (fflush(stdout) == EOF) {
@@ -207,26 +184,6 @@ do_reset(const char *addr)
 	return 1;
 }
 
-/* kill(pid, 0) succeeds on a zombie; an exited process is not running. */
-static int
-is_running(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *fp;
-	size_t n;
-
-	if (kill(pid, 0) == -1)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fp = fopen(path, "re")) == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return !(p != NULL && p[1] == ' ' && p[2] == 'Z');
-}
-
 static int
 do_stop(const struct rr_config *cfg, int force)
 {
@@ -255,11 +212,11 @@ do_stop(const struct rr_config *cfg, int force)
 		usleep(50000);
 		kill((pid_t)pid, SIGTERM);
 	}
-	while (is_running((pid_t)pid) && waited < limit) {
+	while (preflight_pid_running((pid_t)pid) && waited < limit) {
 		usleep(50000);
 		waited += 50;
 	}
-	if (is_running((pid_t)pid)) {
+	if (preflight_pid_running((pid_t)pid)) {
 		fprintf(stderr, "rrtcp: stop: pid %ld still running\n", pid);
 		return 1;
 	}

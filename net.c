@@ -100,46 +100,80 @@ unix_socket_live(const struct sockaddr_un *sun)
 	return -1;
 }
 
+/*
+ * What is at the unix socket path now: UNIX_FREE (nothing), UNIX_STALE (a
+ * socket nobody accepts on), UNIX_LIVE (a socket somebody accepts on), or
+ * UNIX_FAIL with a message in err (bad path, not a socket, cannot tell).
+ * Fills *sun.  Touches nothing.
+ */
+#define UNIX_FREE	0
+#define UNIX_STALE	1
+#define UNIX_LIVE	2
+#define UNIX_FAIL	(-1)
+
+static int
+unix_state(const char *path, struct sockaddr_un *sun, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	int		 live;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (*path == '\0' || strlen(path) >= sizeof(sun->sun_path)) {
+		snprintf(err, errlen, "listen unix \"%s\": bad socket path "
+		    "(empty or longer than %zu bytes)", path,
+		    sizeof(sun->sun_path) - 1);
+		return UNIX_FAIL;
+	}
+	strcpy(sun->sun_path, path);
+	if (lstat(path, &st) == -1) {
+		if (errno == ENOENT)
+			return UNIX_FREE;
+		snprintf(err, errlen, "listen unix %s: %s", path,
+		    strerror(errno));
+		return UNIX_FAIL;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "listen unix %s: not a socket (it is %s; "
+		    "not removed)", path, file_kind(st.st_mode));
+		return UNIX_FAIL;
+	}
+	if ((live = unix_socket_live(sun)) == 1) {
+		snprintf(err, errlen, "listen unix %s: address already in use",
+		    path);
+		return UNIX_LIVE;
+	}
+	if (live == -1) {
+		snprintf(err, errlen, "listen unix %s: stale socket: %s", path,
+		    strerror(errno));
+		return UNIX_FAIL;
+	}
+	return UNIX_STALE;
+}
+
 int
 net_listen_unix(const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
-	struct stat		 st;
-	int			 fd, live;
+	struct sockaddr_un	 sun;
+	int			 fd;
 
-	if (*path == '\0' || strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "listen unix \"%s\": bad socket path "
-		    "(empty or longer than %zu bytes)", path,
-		    sizeof(sun.sun_path) - 1);
-		return -1;
-	}
-	strcpy(sun.sun_path, path);
 	/*
 	 * As RR, a stale socket from an earlier run goes.  But only a stale
 	 * one: unlinking a live socket would steal another server's address,
 	 * and anything that is not a socket is somebody's file.
 	 */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "listen unix %s: not a socket "
-			    "(it is %s; not removed)", path,
-			    file_kind(st.st_mode));
-			return -1;
-		}
-		if ((live = unix_socket_live(&sun)) == 1) {
-			snprintf(err, errlen, "listen unix %s: address already "
-			    "in use", path);
-			return -1;
-		}
-		if (live == -1 || (unlink(path) == -1 && errno != ENOENT)) {
+	switch (unix_state(path, &sun, err, errlen)) {
+	case UNIX_FAIL:
+	case UNIX_LIVE:
+		return -1;
+	case UNIX_STALE:
+		if (unlink(path) == -1 && errno != ENOENT) {
 			snprintf(err, errlen, "listen unix %s: stale socket: "
 			    "%s", path, strerror(errno));
 			return -1;
 		}
-	} else if (errno != ENOENT) {
-		snprintf(err, errlen, "listen unix %s: %s", path,
-		    strerror(errno));
-		return -1;
+		break;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
@@ -270,57 +304,91 @@ net_send(int fd, const void *p, size_t n, int *err)
 
 /* --- listeners for a configured server ------------------------------------ */
 
-int
-net_listen(const struct rr_server_conf *srv, int reuseport, int exclusive,
-    int *fds, int max, char *err, size_t errlen)
+/* getaddrinfo for srv, as net_listen binds it; 0, or -1 with err set. */
+static int
+resolve(const struct rr_server_conf *srv, struct addrinfo **res, char *err,
+    size_t errlen)
 {
-	struct addrinfo hints = { 0 }, *res, *ai;
+	struct addrinfo hints = { 0 };
 	const char *host;
-	int n = 0, rc, one = 1;
+	int rc;
 
-	if (srv->is_unix)
-		return max > 0 ? listen_unix(srv, fds, err, errlen) : 0;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
 	/* RR: an empty host means IPv4 any; NULL (the RPC listener, like Go's
 	 * ":6001") every address. */
 	host = srv->host == NULL ? NULL : srv->host[0] ? srv->host : "0.0.0.0";
-	if ((rc = getaddrinfo(host, srv->port, &hints, &res)) != 0) {
+	if ((rc = getaddrinfo(host, srv->port, &hints, res)) != 0) {
 		snprintf(err, errlen, "resolve %s: %s", srv->addr,
-		    gai_strerror(rc));
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -1;
 	}
-	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
-		int fd, dup = 0;
+	return 0;
+}
 
-		for (struct addrinfo *p = res; p != ai; p = p->ai_next)
-			if (p->ai_addrlen == ai->ai_addrlen &&
-			    memcmp(p->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0)
-				dup = 1;
-		if (dup)
+/* Does an earlier entry of res carry the same address as ai? */
+static int
+resolved_twice(const struct addrinfo *res, const struct addrinfo *ai)
+{
+	for (const struct addrinfo *p = res; p != ai; p = p->ai_next)
+		if (p->ai_addrlen == ai->ai_addrlen &&
+		    memcmp(p->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A stream socket for ai with the options net_listen sets, SO_REUSEPORT
+ * only when reuseport is set; -1 with errno.
+ */
+static int
+listen_socket(const struct addrinfo *res, const struct addrinfo *ai,
+    int reuseport)
+{
+	int fd, one = 1;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6) {
+		/* Bind both families when the name gave both. */
+		int v6only = 0;
+		for (const struct addrinfo *p = res; p; p = p->ai_next)
+			if (p->ai_family == AF_INET)
+				v6only = 1;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+		    sizeof(v6only));
+	}
+	return fd;
+}
+
+int
+net_listen(const struct rr_server_conf *srv, int reuseport, int exclusive,
+    int *fds, int max, char *err, size_t errlen)
+{
+	struct addrinfo *res, *ai;
+	int n = 0;
+
+	if (srv->is_unix)
+		return max > 0 ? listen_unix(srv, fds, err, errlen) : 0;
+	if (resolve(srv, &res, err, errlen) == -1)
+		return -1;
+	for (ai = res; ai != NULL && n < max; ai = ai->ai_next) {
+		int fd;
+
+		if (resolved_twice(res, ai))
 			continue;
 		if (exclusive && addr_in_use(ai->ai_addr, ai->ai_addrlen)) {
 			snprintf(err, errlen, "listen %s: address already in use",
 			    srv->addr);
 			goto fail;
 		}
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd == -1)
+		if ((fd = listen_socket(res, ai, reuseport)) == -1)
 			goto syserr;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (reuseport)
-			setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-			    sizeof(one));
-		if (ai->ai_family == AF_INET6) {
-			/* Bind both families when the name gave both. */
-			int v6only = 0;
-			for (struct addrinfo *p = res; p; p = p->ai_next)
-				if (p->ai_family == AF_INET)
-					v6only = 1;
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-			    sizeof(v6only));
-		}
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 		    listen(fd, SOMAXCONN) == -1) {
 			close(fd);
@@ -337,6 +405,82 @@ fail:
 	while (n > 0)
 		close(fds[--n]);
 	return -1;
+}
+
+/*
+ * The unix half of net_probe: what net_listen_unix would meet, without
+ * creating, replacing or removing anything.  A missing path needs a
+ * directory we may create it in.
+ */
+static int
+probe_unix(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	char dir[sizeof(sun.sun_path)], *slash;
+
+	switch (unix_state(path, &sun, err, errlen)) {
+	case UNIX_FAIL:
+		return NET_PROBE_FAIL;
+	case UNIX_LIVE:
+		return NET_PROBE_INUSE;
+	case UNIX_STALE:
+		return NET_PROBE_OK;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "listen unix %s: %s: %s", path, dir,
+		    strerror(errno));
+		return NET_PROBE_FAIL;
+	}
+	return NET_PROBE_OK;
+}
+
+int
+net_probe(const struct rr_server_conf *srv, int bind_too, char *err,
+    size_t errlen)
+{
+	struct addrinfo *res, *ai;
+	int rc = NET_PROBE_OK, e;
+
+	if (srv->is_unix)
+		return bind_too ? probe_unix(srv->path, err, errlen) :
+		    NET_PROBE_OK;
+	if (resolve(srv, &res, err, errlen) == -1)
+		return NET_PROBE_FAIL;
+	for (ai = res; bind_too && ai != NULL; ai = ai->ai_next) {
+		int fd;
+
+		if (resolved_twice(res, ai))
+			continue;
+		/*
+		 * Without SO_REUSEPORT, as net_listen's exclusive test: a
+		 * socket that listens there (ours or not) makes bind fail.
+		 * listen() too, since two SO_REUSEADDR sockets may both bind
+		 * a port while neither listens; closed at once, so no client
+		 * can be left in our backlog for long.
+		 */
+		if ((fd = listen_socket(res, ai, 0)) != -1 &&
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 1) == 0) {
+			close(fd);
+			continue;
+		}
+		e = errno;
+		if (fd != -1)
+			close(fd);
+		rc = e == EADDRINUSE ? NET_PROBE_INUSE : NET_PROBE_FAIL;
+		snprintf(err, errlen, "listen %s: %s", srv->addr,
+		    e == EADDRINUSE ? "address already in use" : strerror(e));
+		break;
+	}
+	freeaddrinfo(res);
+	return rc;
 }
 
 void

@@ -26,6 +26,25 @@ int	net_listen(const struct rr_server_conf *srv, int reuseport,
 	    int exclusive, int *fds, int max, char *err, size_t errlen);
 
 /*
+ * What net_listen() would meet on srv, without keeping a listener (rrtcp
+ * check, reload): the host resolves, and with bind_too each address can be
+ * bound and listened on by a socket without SO_REUSEPORT, closed at once,
+ * so a socket already listening there (another process, or a running rrtcp)
+ * makes it fail as net_listen's exclusive test does.  A unix path gets
+ * net_listen_unix()'s checks (only with bind_too), and nothing is created,
+ * replaced or removed: a missing path needs a writable directory.  Returns
+ * NET_PROBE_OK, or NET_PROBE_INUSE (somebody accepts there) or
+ * NET_PROBE_FAIL (cannot resolve, not a socket, no permission, ...) with a
+ * message naming the address in err.
+ */
+#define NET_PROBE_OK	0
+#define NET_PROBE_FAIL	(-1)
+#define NET_PROBE_INUSE	(-2)
+
+int	net_probe(const struct rr_server_conf *srv, int bind_too, char *err,
+	    size_t errlen);
+
+/*
  * Listens on the unix socket path (non-blocking, CLOEXEC) and returns the
  * fd, or -1 with a message naming the path in err.  Only a stale socket is
  * replaced: when path is a socket nobody accepts on (connect is refused) it

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "net.h"
 #include "pool.h"
+#include "preflight.h"
 #include "reactor.h"
 #include "relay.h"
 #include "rpc.h"
@@ -152,6 +153,22 @@ on_reload_report(void *arg, enum config_level level, const char *text)
 	    log_q(q, sizeof(q), text, strlen(text)));
 }
 
+/* Logs each preflight finding, and keeps the first error for the line
+ * that refuses the reload. */
+struct reload_check {
+	char	first[512];	/* the first error, "" if none */
+};
+
+static void
+on_reload_check(void *arg, enum config_level level, const char *text)
+{
+	struct reload_check *rc = arg;
+
+	on_reload_report(NULL, level, text);
+	if (level == CONFIG_ERROR && rc->first[0] == '\0')
+		snprintf(rc->first, sizeof(rc->first), "%s", text);
+}
+
 static int
 servers_differ(const struct rr_config *a, const struct rr_config *b)
 {
@@ -191,16 +208,20 @@ on_old_cfg_timer(struct ev *loop, struct ev_timer *t)
 }
 
 /*
- * Validated with the same code as startup; on error the old config keeps
- * serving.  Pool settings and the worker command take effect through a
- * reset; listeners and per-connection limits stay as they are until restart.
+ * Validated with the same code as startup, then checked as rrtcp check
+ * does (preflight.c; no bind test: the servers cannot change by a reload,
+ * and they are listening already).  On error the old config keeps serving.
+ * Pool settings and the worker command take effect through a reset;
+ * listeners and per-connection limits stay as they are until restart.
  */
 static void
 reload_config(void)
 {
 	struct rr_config *cfg;
+	struct reload_check check = { "" };
 	enum log_level lvl = LOG_INFO;
-	char err[256];
+	char err[256], q[LOG_QMAX];
+	int nerr;
 
 	if (S.stopping)
 		return;
@@ -208,6 +229,14 @@ reload_config(void)
 	    NULL) {
 		log_error("reload failed, keeping the running configuration",
 		    "file=%s", S.file);
+		return;
+	}
+	/* Our cwd is the work dir: relative programs resolve as workers'. */
+	if ((nerr = preflight_run(cfg, 0, on_reload_check, &check)) > 0) {
+		log_error("reload refused, keeping the running configuration",
+		    "file=%s errors=%d reason=%s", S.file, nerr,
+		    log_q(q, sizeof(q), check.first, strlen(check.first)));
+		config_free(cfg);
 		return;
 	}
 	if (servers_differ(S.cfg, cfg)) {
@@ -498,6 +527,21 @@ pick_bound_port(struct rr_server_conf *srv, int fd)
 	srv->port = strdup(port);
 }
 
+/* Startup stops at a listener it cannot open, naming the server's line as
+ * rrtcp check does. */
+static void __attribute__((noreturn))
+listener_failed(const struct rr_config *cfg, const struct rr_server_conf *srv,
+    const char *why)
+{
+	char text[768], q[LOG_QMAX];
+
+	snprintf(text, sizeof(text), "%s:%d: server \"%s\": %s", cfg->file,
+	    srv->line, srv->name, why);
+	log_error("startup failed", "server=%s reason=%s", srv->name,
+	    log_q(q, sizeof(q), text, strlen(text)));
+	exit(1);
+}
+
 static void
 open_listeners(void)
 {
@@ -521,11 +565,9 @@ open_listeners(void)
 			 * then bind one SO_REUSEPORT copy per reactor. */
 			n = net_listen(srv, !srv->is_unix, r == 0, fds, MAX_ADDRS,
 			    err, sizeof(err));
-			if (n <= 0) {
-				log_error("startup failed", "server=%s reason=\"%s\"",
-				    srv->name, n == 0 ? "no address" : err);
-				exit(1);
-			}
+			if (n <= 0)
+				listener_failed(cfg, srv, n == 0 ? "no address" :
+				    err);
 			for (int k = 0; k < n; k++) {
 				if (r == 0) {
 					struct sockaddr_storage ss;

@@ -1,7 +1,8 @@
 /*
  * test_net.c - peer addresses as Go prints them, uuids, listeners (Q19),
  * unix listeners that replace only a stale socket, the send loop, and
- * accept with its out-of-descriptors refusal.
+ * accept with its out-of-descriptors refusal, and probing what a listener
+ * would meet without keeping it (rrtcp check).
  */
 #include "net.h"
 
@@ -282,6 +283,167 @@ Test(net_unix, a_configured_server_goes_through_the_same_checks)
 	cr_assert(strstr(err, "not a socket") != NULL, "%s", err);
 	cr_assert_eq(access(upath, F_OK), 0, "the file was removed");
 	unlink(upath);
+}
+
+/* --- probing what net_listen would meet ------------------------------------ */
+
+/* Listens on 127.0.0.1, a port the kernel picks; its number in port. */
+static int
+listening_port(char *port, size_t len)
+{
+	struct rr_server_conf s = server("127.0.0.1", "0");
+	struct sockaddr_in in;
+	socklen_t alen = sizeof(in);
+	char err[256];
+	int fd;
+
+	cr_assert_eq(net_listen(&s, 1, 1, &fd, 1, err, sizeof(err)), 1, "%s",
+	    err);
+	getsockname(fd, (struct sockaddr *)&in, &alen);
+	snprintf(port, len, "%u", ntohs(in.sin_port));
+	return fd;
+}
+
+Test(net_probe, a_listening_port_is_in_use_and_keeps_working)
+{
+	struct rr_server_conf s;
+	char port[16], err[256] = "";
+	int lfd, cfd, afd;
+	struct sockaddr_in in = { .sin_family = AF_INET };
+
+	lfd = listening_port(port, sizeof(port));
+	s = server("127.0.0.1", port);
+	s.addr = (char *)(uintptr_t)"127.0.0.1:the-port";
+	cr_assert_eq(net_probe(&s, 1, err, sizeof(err)), NET_PROBE_INUSE);
+	cr_assert(strstr(err, "127.0.0.1:the-port") != NULL, "%s", err);
+	cr_assert(strstr(err, "already in use") != NULL, "%s", err);
+	/* Still the first listener that accepts there. */
+	in.sin_port = htons((uint16_t)atoi(port));
+	inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
+	cfd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(cfd, (struct sockaddr *)&in, sizeof(in)), 0);
+	cr_assert_geq(afd = accept(lfd, NULL, NULL), 0);
+	close(afd);
+	close(cfd);
+	close(lfd);
+}
+
+Test(net_probe, a_free_port_is_ok_and_left_free)
+{
+	struct rr_server_conf s;
+	char port[16], err[256];
+	int fd;
+
+	/* A port that was just free: probe it, then listen there for real. */
+	close(listening_port(port, sizeof(port)));
+	s = server("127.0.0.1", port);
+	cr_assert_eq(net_probe(&s, 1, err, sizeof(err)), NET_PROBE_OK, "%s",
+	    err);
+	cr_assert_eq(net_listen(&s, 1, 1, &fd, 1, err, sizeof(err)), 1, "%s",
+	    err);
+	close(fd);
+}
+
+Test(net_probe, without_bind_only_the_name_counts)
+{
+	struct rr_server_conf s;
+	char port[16], err[256];
+	int lfd;
+
+	lfd = listening_port(port, sizeof(port));
+	s = server("localhost", port);
+	cr_assert_eq(net_probe(&s, 0, err, sizeof(err)), NET_PROBE_OK, "%s",
+	    err);
+	close(lfd);
+}
+
+Test(net_probe, an_unresolvable_host_fails_naming_the_address)
+{
+	struct rr_server_conf s = server("nonexistent.invalid", "1234");
+	char err[256] = "";
+
+	s.addr = (char *)(uintptr_t)"nonexistent.invalid:1234";
+	/* With or without the bind test: resolving comes first. */
+	cr_assert_eq(net_probe(&s, 0, err, sizeof(err)), NET_PROBE_FAIL);
+	cr_assert(strstr(err, "resolve nonexistent.invalid:1234") != NULL,
+	    "%s", err);
+	cr_assert_eq(net_probe(&s, 1, err, sizeof(err)), NET_PROBE_FAIL);
+}
+
+static struct rr_server_conf
+unix_server(void)
+{
+	struct rr_server_conf s = server(NULL, NULL);
+
+	s.is_unix = 1;
+	s.path = upath;
+	return s;
+}
+
+Test(net_probe, unix_a_live_socket_is_in_use)
+{
+	struct rr_server_conf s = unix_server();
+	char err[256];
+	int lfd;
+
+	unix_path("probe-live");
+	lfd = net_listen_unix(upath, err, sizeof(err));
+	cr_assert_geq(lfd, 0, "%s", err);
+	cr_assert_eq(net_probe(&s, 1, err, sizeof(err)), NET_PROBE_INUSE);
+	cr_assert(strstr(err, upath) != NULL, "%s", err);
+	/* Only the bind test looks at the path. */
+	cr_assert_eq(net_probe(&s, 0, err, sizeof(err)), NET_PROBE_OK);
+	close(lfd);
+	unlink(upath);
+}
+
+Test(net_probe, unix_a_regular_file_fails_and_is_kept)
+{
+	struct rr_server_conf s = unix_server();
+	char err[256];
+	int fd;
+
+	unix_path("probe-file");
+	fd = open(upath, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	close(fd);
+	cr_assert_eq(net_probe(&s, 1, err, sizeof(err)), NET_PROBE_FAIL);
+	cr_assert(strstr(err, "not a socket") != NULL, "%s", err);
+	cr_assert_eq(access(upath, F_OK), 0, "the file was removed");
+	unlink(upath);
+}
+
+Test(net_probe, unix_a_stale_socket_is_ok_and_not_removed)
+{
+	struct rr_server_conf s = unix_server();
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	char err[256];
+	int fd;
+
+	unix_path("probe-stale");
+	strcpy(sun.sun_path, upath);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(fd);
+	cr_assert_eq(net_probe(&s, 1, err, sizeof(err)), NET_PROBE_OK, "%s",
+	    err);
+	cr_assert_eq(lstat(upath, &st), 0, "the stale socket was removed");
+	cr_assert(S_ISSOCK(st.st_mode));
+	unlink(upath);
+}
+
+Test(net_probe, unix_a_missing_path_needs_its_directory_and_stays_missing)
+{
+	struct rr_server_conf s = unix_server();
+	char err[256];
+
+	unix_path("probe-new");
+	cr_assert_eq(net_probe(&s, 1, err, sizeof(err)), NET_PROBE_OK, "%s",
+	    err);
+	cr_assert_eq(access(upath, F_OK), -1, "the probe created the path");
+	snprintf(upath, sizeof(upath), "/nonexistent-rrtcp-dir/x.sock");
+	cr_assert_eq(net_probe(&s, 1, err, sizeof(err)), NET_PROBE_FAIL);
+	cr_assert(strstr(err, "/nonexistent-rrtcp-dir") != NULL, "%s", err);
 }
 
 /* --- the send loop -------------------------------------------------------- */
