@@ -106,7 +106,7 @@ $(BUILD)/test_%: tests/test_%.c $(BUILD)/support.o $(OBJS)
 TEST_CC = $(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags criterion) -Itests
 TEST_LD = $(ALL_LDFLAGS) $(shell pkg-config --libs criterion)
 SCHED_UNIT_OBJS = $(addprefix $(BUILD)/,scheduler.o ev.o support.o)
-CONN_UNIT_OBJS	= $(addprefix $(BUILD)/,conn.o scheduler.o buf.o json.o net.o ipcount.o \
+CONN_UNIT_OBJS	= $(addprefix $(BUILD)/,conn.o scheduler.o buf.o json.o net.o ipcount.o mem.o \
 		  log.o ev.o support.o)
 
 $(BUILD)/test_scheduler: tests/test_scheduler.c tests/double_pool.c \

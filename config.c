@@ -62,6 +62,7 @@
 #define DEF_DELIM		"\r\n"
 #define DEF_MAX_MESSAGE		(1 * MIB)
 #define DEF_WRITE_TIMEOUT	60000	/* ms */
+#define DEF_MAX_BUFFER_MEMORY	(256 * MIB)
 #define OUTPUT_SLACK		(256 * 1024)	/* over max_frame_size */
 #define DEF_READ_BUF_MIB	1
 #define DEF_MAX_CONNECTIONS	100000
@@ -550,7 +551,7 @@ static void
 walk_tcp(struct loader *ld, const struct node *map)
 {
 	enum { C_SERVERS, C_READ_BUF, C_POOL, C_REACTORS, C_MAX_CONN,
-	    C_MAX_FRAME, C_CLOSE_TIMEOUT, C_N };
+	    C_MAX_FRAME, C_CLOSE_TIMEOUT, C_MAX_BUFMEM, C_FENCE, C_N };
 	struct field f[C_N] = {
 		[C_SERVERS] = { "servers", NULL, NULL },
 		[C_READ_BUF] = { "read_buf_size", NULL, NULL },
@@ -559,8 +560,11 @@ walk_tcp(struct loader *ld, const struct node *map)
 		[C_MAX_CONN] = { "max_connections", NULL, NULL },
 		[C_MAX_FRAME] = { "max_frame_size", NULL, NULL },
 		[C_CLOSE_TIMEOUT] = { "close_timeout", NULL, NULL },
+		[C_MAX_BUFMEM] = { "max_buffer_memory", NULL, NULL },
+		[C_FENCE] = { "fence", NULL, NULL },
 	};
 	struct rr_config *cfg = ld->cfg;
+	char *fence = NULL;
 	uint64_t v;
 
 	if (value_need_map(ld, "tcp", map) == -1) {
@@ -605,6 +609,21 @@ walk_tcp(struct loader *ld, const struct node *map)
 	    &cfg->close_timeout_ms);
 	if (cfg->close_timeout_ms == 0)
 		cfg->close_timeout_ms = DEF_CLOSE_TIMEOUT_MS;
+	if (value_size(ld, "max_buffer_memory", f[C_MAX_BUFMEM].f_val,
+	    &cfg->max_buffer_memory) == 0 && cfg->max_buffer_memory < MIB)
+		diag(ld, CONFIG_ERROR, f[C_MAX_BUFMEM].f_val->n_line,
+		    "max_buffer_memory: %zu is less than 1 MiB",
+		    cfg->max_buffer_memory);
+	if (value_str(ld, "fence", f[C_FENCE].f_val, &fence) == 0 &&
+	    fence != NULL) {
+		if (strcmp(fence, "always") == 0)
+			cfg->fence_always = 1;
+		else if (strcmp(fence, "on_stray") != 0)
+			diag(ld, CONFIG_ERROR, f[C_FENCE].f_val->n_line,
+			    "fence: \"%s\" is neither on_stray nor always",
+			    fence);
+		free(fence);
+	}
 }
 
 static void
@@ -746,6 +765,7 @@ defaults(struct loader *ld)
 	cfg->max_connections = DEF_MAX_CONNECTIONS;
 	cfg->max_frame_size = DEF_MAX_FRAME;
 	cfg->close_timeout_ms = DEF_CLOSE_TIMEOUT_MS;
+	cfg->max_buffer_memory = DEF_MAX_BUFFER_MEMORY;
 	cfg->pool.allocate_timeout_ms = DEF_POOL_TIMEOUT_MS;
 	cfg->pool.destroy_timeout_ms = DEF_POOL_TIMEOUT_MS;
 	cfg->pool.reset_timeout_ms = DEF_POOL_TIMEOUT_MS;

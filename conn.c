@@ -27,11 +27,13 @@
 #include "ipcount.h"
 #include "json.h"
 #include "log.h"
+#include "mem.h"
 #include "net.h"
 
 #define IN_MIN_CAP	2048		/* first c_in allocation */
 #define READ_CHUNK	16384		/* bytes asked of read() at most */
 #define OUT_HIGH_WATER	(256 * 1024)	/* pause dispatching above this */
+#define BUF_KEEP	65536		/* an empty buffer over this is freed */
 #define CONN_MAX_RETRIES 3		/* re-runs after Worker::stop() */
 #define CONN_MAX_RETRIES_STR "3"
 
@@ -102,8 +104,23 @@ conn_free(struct rr_conn *c)
 	free(c->c_end_reason);
 	buf_free(&c->c_in);
 	buf_free(&c->c_out);
+	mem_update(&c->c_mem, 0);
 	free(c);
 	atomic_fetch_sub_explicit(&conn_count, 1, memory_order_relaxed);
+}
+
+static void	shed(struct conn_set *cs);
+
+/* Reports c's buffers to the process-wide count; over the limit, the most
+ * expensive connections of this reactor go. */
+static void
+conn_account(struct rr_conn *c)
+{
+	size_t before = c->c_mem;
+
+	mem_update(&c->c_mem, c->c_in.cap + c->c_out.cap);
+	if (c->c_mem > before && mem_over())
+		shed(c->c_set);
 }
 
 /* Closes the socket; a reply not wholly sent resets the connection. */
@@ -133,7 +150,10 @@ close_socket(struct rr_conn *c, int level, const char *reason)
 	c->c_io.fd = -1;
 	c->c_readable = 0;
 	buf_free(&c->c_out);
+	if (c->c_slot == SLOT_FREE)
+		buf_free(&c->c_in);	/* nothing more is read or sent */
 	set_state(c, CONN_CLOSE_OWED);
+	conn_account(c);
 }
 
 void
@@ -208,7 +228,9 @@ conn_write(struct rr_conn *c, const uint8_t *p, size_t n)
 		snprintf(why, sizeof(why), "max_output_buffer exceeded (%zu "
 		    "bytes)", c->c_srv->max_output_buffer);
 		conn_close(c, LOG_WARN, why);
+		return;
 	}
+	conn_account(c);
 }
 
 static void
@@ -224,8 +246,10 @@ conn_flush(struct rr_conn *c)
 	if (sent > 0)
 		c->c_out_since = ev_now(c->c_set->cs_loop);
 	buf_consume(&c->c_out, sent);
-	if (buf_len(&c->c_out) == 0 && c->c_out.cap > 65536)
+	if (buf_len(&c->c_out) == 0 && c->c_out.cap > BUF_KEEP) {
 		buf_free(&c->c_out);	/* a big reply is not kept around */
+		conn_account(c);
+	}
 	if (c->c_state == CONN_FLUSHING && buf_len(&c->c_out) == 0) {
 		char *why = c->c_end_reason;
 
@@ -247,6 +271,9 @@ conn_read(struct rr_conn *c)
 
 	if (buf_reserve(&c->c_in, IN_MIN_CAP, IN_MIN_CAP, max) == -1)
 		return -3;
+	conn_account(c);
+	if (!conn_has_socket(c))
+		return -1;	/* shed for memory */
 	want = buf_avail(&c->c_in);
 	if (want > READ_CHUNK)
 		want = READ_CHUNK;
@@ -419,6 +446,10 @@ event_over(struct rr_conn *c)
 		buf_consume(&c->c_in, c->c_msglen);
 		c->c_msglen = 0;
 		c->c_scan = 0;
+		if (buf_len(&c->c_in) == 0 && c->c_in.cap > BUF_KEEP) {
+			buf_free(&c->c_in);	/* a big message is gone */
+			conn_account(c);
+		}
 	}
 	c->c_event = CEV_NONE;
 	c->c_slot = SLOT_FREE;
@@ -650,6 +681,32 @@ conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
 	conn_dispatch(c, CEV_CONNECTED);
 }
 
+/*
+ * Over tcp.max_buffer_memory: closes this reactor's connections that hold
+ * the most, until the process is under the limit again or nothing here
+ * holds anything the close would give back.
+ */
+static void
+shed(struct conn_set *cs)
+{
+	char why[160];
+
+	while (mem_over()) {
+		struct rr_conn *c, *big = NULL;
+
+		TAILQ_FOREACH(c, &cs->cs_conns, c_link)
+			if (conn_has_socket(c) && c->c_mem > 0 &&
+			    (big == NULL || c->c_mem > big->c_mem))
+				big = c;
+		if (big == NULL)
+			return;
+		snprintf(why, sizeof(why), "tcp.max_buffer_memory (%zu bytes) "
+		    "reached; this connection held %zu", mem_limit(),
+		    big->c_mem);
+		conn_close(big, LOG_WARN, why);
+	}
+}
+
 /* How often the timeouts are checked: a quarter of the shortest, 50 ms to
  * 1 s, so a timeout fires at most 25 % (or 1 s) late. */
 static int64_t
@@ -697,6 +754,8 @@ on_tick(struct ev *loop, struct ev_timer *t)
 			conn_end(c, LOG_INFO, why);
 		}
 	}
+	if (mem_over())
+		shed(cs);
 	ev_timer_arm(loop, t, tick_ms(cs->cs_cfg));
 }
 

@@ -77,6 +77,7 @@ struct rr_conn {
 	int64_t			 c_last_in;	/* ms: a client byte or an event's end */
 	int64_t			 c_out_since;	/* ms: c_out last moved or began */
 	struct ipcount_slot	*c_ipslot;	/* max_connections_per_ip */
+	size_t			 c_mem;		/* buffer bytes reported (mem.h) */
 	TAILQ_ENTRY(rr_conn)	 c_link;	/* the set's connections or garbage */
 	unsigned		 c_readable:1;	/* socket may have bytes (edge seen) */
 	unsigned		 c_eof:1;	/* client sent FIN (read returned 0) */

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "ev.h"
 #include "log.h"
+#include "mem.h"
 #include "net.h"
 #include "pool.h"
 #include "preflight.h"
@@ -284,6 +285,7 @@ reload_config(void)
 		S.old_cfgs[S.nold++] = S.cfg;
 	}
 	S.cfg = cfg;
+	mem_set_limit(cfg->max_buffer_memory);
 	for (int i = 0; i < S.nreactors; i++)
 		reactor_set_config(&S.reactors[i], cfg);
 	ev_timer_arm(S.control, &S.old_cfg_timer, 10);
@@ -688,6 +690,7 @@ cmd_serve(int argc, char **argv)
 	nreactors = S.cfg->reactors ? S.cfg->reactors : 1;
 	S.nreactors = (int)nreactors;
 	ev_timer_init(&S.old_cfg_timer, on_old_cfg_timer, NULL);
+	mem_set_limit(S.cfg->max_buffer_memory);
 	for (int i = 0; i < S.nreactors; i++)
 		if (reactor_init(&S.reactors[i], i, S.cfg) == -1)
 			fatalx(1, "cannot create reactor %d", i);

@@ -3,6 +3,7 @@ write_timeout, max_output_buffer, max_connections_per_ip).  Each closes
 the connection with a logged reason, and the connection still gets its one
 CLOSE event."""
 
+import re
 import socket
 import time
 
@@ -108,3 +109,47 @@ def test_max_connections_per_ip_refuses_the_extra_ones(rr, events):
                T(5), what="a's CLOSE")
     d = Client(srv.port)
     assert d.ask("ECHO d") == "d"
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.deadline(60)
+def test_max_buffer_memory_bounds_clients_that_do_not_read(rr, events):
+    """Eight clients that do not read, owed 30 MB each: the server holds at
+    most tcp.max_buffer_memory for them, closes the most expensive ones
+    with a reason (each still gets its one CLOSE), and keeps serving."""
+    limit = 64 << 20
+    srv = rr(command=BIG_REPLY, pool={"num_workers": 2},
+             tcp_extra={"max_buffer_memory": limit})
+    base = rss_kb(srv.proc.pid)
+    hogs = []
+    for _ in range(8):
+        s = small_rcvbuf_client(srv.port)
+        s.sendall(b"BIG %d\r\n" % (30 << 20))
+        hogs.append(s)
+    wait_until(lambda: len(srv.find(
+        msg="connection closed",
+        reason=re.compile(r"^tcp.max_buffer_memory \(67108864 bytes\) "
+                          r"reached; this connection held \d+"))) >= 4,
+        T(20), what="the expensive clients closed")
+    peak = rss_kb(srv.proc.pid)
+    # 8 x 30 MB would be 240 MB; the limit plus one reply in flight bounds it.
+    assert peak - base < 3 * (limit >> 10), (base, peak)
+    c = Client(srv.port)
+    c.send(b"BIG 1000\r\n")
+    assert len(c.recv_until(b"789", T(5))) >= 3
+    for s in hogs:
+        s.close()
+    closes = lambda: [e for e in events.all() if e["event"] == "CLOSE"]
+    wait_until(lambda: len(closes()) >= 8, T(15), what="eight CLOSE events")
+    time.sleep(T(0.3))
+    per_uuid = {}
+    for e in closes():
+        per_uuid[e["uuid"]] = per_uuid.get(e["uuid"], 0) + 1
+    assert all(n == 1 for n in per_uuid.values()), per_uuid
