@@ -23,7 +23,7 @@
 #define RR_RPC_SPARE_CONNS	64
 #define RR_RPC_DEF_MAX_FRAME	(1024 * 1024)
 #define RR_RPC_MIN_FRAME	1024
-#define RR_RPC_MAX_FRAME	(64 * 1024 * 1024)
+#define RR_RPC_MAX_FRAME	(16 * 1024 * 1024) /* = RPC_MAX_INPUT */
 #define RR_RPC_DEF_READ_TIMEOUT	10000	/* ms */
 
 struct rr_server_conf {

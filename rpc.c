@@ -561,9 +561,17 @@ rpc_conn_drive(struct rpc_conn *c)
 		}
 	}
 	/* Like net/rpc: after EOF, answer what came in full, then close. */
-	if (c->c_eof && buf_len(&c->c_out) == 0)
+	if (c->c_eof && buf_len(&c->c_out) == 0) {
 		rpc_conn_close(c, buf_len(&c->c_in) > 0, buf_len(&c->c_in) > 0 ?
 		    "EOF inside a request frame" : "closed by peer");
+		return;
+	}
+	/* Waiting for the next call: a PHP worker's connection may idle for
+	 * hours, and costs no buffer meanwhile. */
+	if (buf_len(&c->c_in) == 0)
+		buf_free(&c->c_in);
+	if (buf_len(&c->c_out) == 0)
+		buf_free(&c->c_out);
 }
 
 static void

@@ -427,15 +427,15 @@ Test(config, rpc_limits_out_of_range_are_errors)
 	    "  read_timeout: 0s\n"));
 	HAS("E rrtcp.yaml:9: max_connections: must be at least 1");
 	HAS("E rrtcp.yaml:10: max_frame_size: 512 is out of range (1024 "
-	    "bytes to 64 MiB)");
+	    "bytes to 16 MiB)");
 	HAS("E rrtcp.yaml:11: read_timeout: must be more than 0 (a frame "
 	    "must not wait for ever)");
 	cr_assert_null(load(HEAD SMTP
 	    "rpc:\n"
-	    "  max_frame_size: 65MiB\n"
+	    "  max_frame_size: 17MiB\n"
 	    "  read_timeout: soon\n"));
-	HAS("E rrtcp.yaml:9: max_frame_size: 68157440 is out of range (1024 "
-	    "bytes to 64 MiB)");
+	HAS("E rrtcp.yaml:9: max_frame_size: 17825792 is out of range (1024 "
+	    "bytes to 16 MiB)");
 	HAS("E rrtcp.yaml:10: read_timeout: invalid duration \"soon\" "
 	    "(write e.g. \"60s\", \"1m30s\", \"500ms\")");
 }
