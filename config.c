@@ -185,14 +185,51 @@ walk_server(struct loader *ld, const struct node *map)
 static void
 walk_rpc(struct loader *ld, const struct node *map)
 {
-	enum { R_LISTEN, R_N };
-	struct field f[R_N] = { [R_LISTEN] = { "listen", NULL, NULL } };
+	enum { R_LISTEN, R_MAX_CONN, R_MAX_FRAME, R_READ_TIMEOUT, R_N };
+	struct field f[R_N] = {
+		[R_LISTEN] = { "listen", NULL, NULL },
+		[R_MAX_CONN] = { "max_connections", NULL, NULL },
+		[R_MAX_FRAME] = { "max_frame_size", NULL, NULL },
+		[R_READ_TIMEOUT] = { "read_timeout", NULL, NULL },
+	};
 	struct rr_config *cfg = ld->cfg;
 	struct addr a;
+	uint64_t v;
+
+	/* rrtcp's limits.  Every worker may keep one RPC connection open
+	 * (PHP's RPC client does), so the default leaves room for the most
+	 * workers the pool can have (num_workers as finish() resolves it). */
+	v = ld->num_workers_set && cfg->pool.num_workers > 0 ?
+	    cfg->pool.num_workers : (uint64_t)ncpu();
+	if (cfg->pool.dynamic.enabled)
+		v += cfg->pool.dynamic.max_workers;
+	cfg->rpc_max_connections = v + RR_RPC_SPARE_CONNS;
+	cfg->rpc_max_frame_size = RR_RPC_DEF_MAX_FRAME;
+	cfg->rpc_read_timeout_ms = RR_RPC_DEF_READ_TIMEOUT;
 
 	if (value_need_map(ld, "rpc", map) == -1 || node_is_null(map))
 		return;
 	keys_match(ld, map, "rpc", f, R_N);
+	if (value_uint(ld, "max_connections", f[R_MAX_CONN].f_val,
+	    UINT32_MAX, &v) == 0) {
+		if (v == 0)
+			diag(ld, CONFIG_ERROR, f[R_MAX_CONN].f_val->n_line,
+			    "max_connections: must be at least 1");
+		cfg->rpc_max_connections = v;
+	}
+	if (value_size(ld, "max_frame_size", f[R_MAX_FRAME].f_val,
+	    &cfg->rpc_max_frame_size) == 0 &&
+	    (cfg->rpc_max_frame_size < RR_RPC_MIN_FRAME ||
+	    cfg->rpc_max_frame_size > RR_RPC_MAX_FRAME))
+		diag(ld, CONFIG_ERROR, f[R_MAX_FRAME].f_val->n_line,
+		    "max_frame_size: %zu is out of range (%d bytes to %d MiB)",
+		    cfg->rpc_max_frame_size, RR_RPC_MIN_FRAME,
+		    RR_RPC_MAX_FRAME / MIB);
+	if (value_duration(ld, "read_timeout", f[R_READ_TIMEOUT].f_val,
+	    &cfg->rpc_read_timeout_ms) == 0 && cfg->rpc_read_timeout_ms <= 0)
+		diag(ld, CONFIG_ERROR, f[R_READ_TIMEOUT].f_val->n_line,
+		    "read_timeout: must be more than 0 (a frame must not wait "
+		    "for ever)");
 	/* the rpc plugin's InitDefaults(): listen defaults when empty */
 	if (value_str(ld, "listen", f[R_LISTEN].f_val, &cfg->rpc_listen) == -1)
 		return;

@@ -18,6 +18,14 @@
  * control frames must fit. */
 #define RR_MIN_FRAME_SIZE	1024
 
+/* rpc.* limits (rrtcp; RoadRunner has none).  max_connections defaults to
+ * room for one connection per worker plus RR_RPC_SPARE_CONNS. */
+#define RR_RPC_SPARE_CONNS	64
+#define RR_RPC_DEF_MAX_FRAME	(1024 * 1024)
+#define RR_RPC_MIN_FRAME	1024
+#define RR_RPC_MAX_FRAME	(16 * 1024 * 1024) /* = RPC_MAX_INPUT */
+#define RR_RPC_DEF_READ_TIMEOUT	10000	/* ms */
+
 struct rr_server_conf {
 	char		*name;		/* key under tcp.servers, lower-cased */
 	char		*addr;		/* as configured, after $VAR expansion */
@@ -72,6 +80,9 @@ struct rr_config {
 	char		*version;	/* top-level version */
 	char		**env;		/* server.env as "KEY=value", keys upper-cased, NULL-terminated */
 	char		*rpc_listen;	/* rpc.listen, NULL when absent */
+	uint64_t	 rpc_max_connections; /* rpc.max_connections */
+	size_t		 rpc_max_frame_size; /* rpc.max_frame_size: request payload */
+	int64_t		 rpc_read_timeout_ms; /* rpc.read_timeout: a frame's deadline */
 
 	struct rr_server_conf *servers;
 	size_t		 nservers;

@@ -134,6 +134,10 @@ config_dump(const struct rr_config *cfg, FILE *fp)
 	if (cfg->rpc_listen != NULL) {
 		fprintf(fp, "rpc:\n");
 		dump_kv_str(fp, "  ", "listen", cfg->rpc_listen);
+		fprintf(fp, "  max_connections: %" PRIu64 "\n",
+		    cfg->rpc_max_connections);
+		fprintf(fp, "  max_frame_size: %zu\n", cfg->rpc_max_frame_size);
+		dump_kv_dur(fp, "  ", "read_timeout", cfg->rpc_read_timeout_ms);
 	} else
 		fprintf(fp, "# rpc: not configured (no RPC server, no "
 		    "RR_RPC)\n");

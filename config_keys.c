@@ -31,7 +31,8 @@
 static const char *const known_paths[] = {
 	"version", "server.command", "server.env", "server.user",
 	"server.group", "server.relay", "server.relay_timeout",
-	"server.on_init", "rpc.listen", "logs.level", "logs.encoding",
+	"server.on_init", "rpc.listen", "rpc.max_connections",
+	"rpc.max_frame_size", "rpc.read_timeout", "logs.level", "logs.encoding",
 	"logs.output", "logs.mode", "tcp.servers", "tcp.servers.<name>.addr",
 	"tcp.servers.<name>.delimiter", "tcp.servers.<name>.max_message_size",
 	"tcp.servers.<name>.idle_timeout", "tcp.servers.<name>.write_timeout",

@@ -19,6 +19,13 @@
  *   +--------------------------------+--------+------------+--------+------+
  *                                      u32 LE    u32 LE     \__ len bytes __/
  *
+ * Limits (rrtcp.yaml(5) RPC; RoadRunner has none): at most s_max_conns
+ * connections, the rest are closed as they are accepted; a request payload
+ * over s_max_frame is answered with an error as soon as its header is in and
+ * never buffered; a frame must be whole within s_read_timeout of its first
+ * byte.  So input buffers hold at most one frame each, and a buffer that
+ * grew for a big frame is given back once the frame is answered.
+ *
  * Request flags pick the codec (PROTO, JSON, RAW, MSGPACK, GOB, none = GOB,
  * in that order).  A reply carries the picked codec bit, plus ERROR (0x40)
  * with the error text as body; options and method are echoed.
@@ -49,16 +56,21 @@
 #define RPC_MAX_LISTEN	8		/* getaddrinfo results bound */
 #define RPC_FRAMES_PER_WAKEUP 64	/* fairness between RPC peers */
 #define RPC_ERRLEN	1024		/* handler error text */
+#define RPC_KEEP_CAP	(64u << 10)	/* buffer kept between frames */
+#define RPC_REFUSED_LOG_MS 1000		/* one refusal line per second */
 
 
 struct rpc_conn {
 	struct ev_io		 c_io;		/* first: epoll hands us this */
 	struct ev_timer		 c_resume;	/* continues after the per-wakeup cap */
-	struct rr_buf		 c_in;		/* request bytes, <= RPC_MAX_INPUT */
+	struct ev_timer		 c_deadline;	/* partial frame, or closing, too long */
+	struct rr_buf		 c_in;		/* request bytes, <= one frame */
 	struct rr_buf		 c_out;		/* encoded replies not yet written */
 	int			 c_readable;	/* no EAGAIN since the last EPOLLIN */
 	int			 c_eof;		/* peer shut its write side */
 	const char		*c_failed;	/* protocol error: flush, then close */
+	int			 c_linger;	/* after c_failed: discard input to EOF */
+	int			 c_shut;	/* lingering: our write side is shut */
 	unsigned long long	 c_id;
 	char			 c_peer[NET_ADDRSTRLEN];
 	TAILQ_ENTRY(rpc_conn)	 c_link;
@@ -81,13 +93,43 @@ static struct {
 	size_t			 s_nmethods;
 	void			*s_ctx;
 	TAILQ_HEAD(, rpc_conn)	 s_conns;
+	size_t			 s_nconns;
+	uint64_t		 s_max_conns;	/* rpc.max_connections */
+	size_t			 s_max_frame;	/* rpc.max_frame_size */
+	int64_t			 s_read_timeout; /* rpc.read_timeout, ms */
+	int64_t			 s_refused_at;	/* last refusal line, 0 = none */
+	unsigned long long	 s_refused;	/* refusals since that line */
 	unsigned long long	 s_next_id;
 	struct rr_buf		 s_arg;		/* NUL-terminated argument copy */
 	struct rr_buf		 s_body;	/* reply body being encoded */
 	struct rr_buf		 s_msg;		/* one gob message being encoded */
-} srv = { .s_conns = TAILQ_HEAD_INITIALIZER(srv.s_conns) };
+} srv = {
+	.s_conns = TAILQ_HEAD_INITIALIZER(srv.s_conns),
+	.s_max_conns = RR_RPC_SPARE_CONNS,
+	.s_max_frame = RR_RPC_DEF_MAX_FRAME,
+	.s_read_timeout = RR_RPC_DEF_READ_TIMEOUT,
+};
 
 static void	rpc_conn_drive(struct rpc_conn *c);
+
+/*
+ * Gives back the storage of a buffer that grew for a big frame or reply
+ * once little of it is in use, so a peer that sent one large request does
+ * not keep its peak.  On allocation failure the big buffer stays.
+ */
+static void
+rpc_buf_trim(struct rr_buf *b)
+{
+	struct rr_buf	 nb = { 0 };
+	size_t		 n = buf_len(b);
+
+	if (b->cap <= RPC_KEEP_CAP || n > RPC_KEEP_CAP / 2)
+		return;
+	if (n > 0 && buf_append(&nb, buf_rptr(b), n, RPC_KEEP_CAP) == -1)
+		return;
+	buf_free(b);
+	*b = nb;
+}
 
 /* --- requests ------------------------------------------------------------- */
 
@@ -211,16 +253,57 @@ rpc_request(struct rpc_conn *c, const struct frame *f, const char **why)
 	rc = rpc_codec_encode_value(codec, &srv.s_body, &val, &srv.s_msg);
 	if (rc == -1 || rpc_reply(c, seq, codec, m, mlen, &srv.s_body) == -1)
 		goto nomem;
-	return 0;
+	goto done;
 
 error_body:
 	if (buf_len(&srv.s_body) == 0 || rpc_reply(c, seq, codec | FRAME_ERROR,
 	    m, mlen, &srv.s_body) == -1)
 		goto nomem;
+done:
+	/* The reply is in c_out: the scratch buffers are free to shrink. */
+	buf_consume(&srv.s_body, buf_len(&srv.s_body));
+	buf_consume(&srv.s_arg, buf_len(&srv.s_arg));
+	rpc_buf_trim(&srv.s_body);
+	rpc_buf_trim(&srv.s_arg);
+	rpc_buf_trim(&srv.s_msg);
 	return 0;
 nomem:
 	*why = errno == ENOBUFS ? "reply over the output limit" :
 	    "out of memory";
+	return -1;
+}
+
+/*
+ * A request whose header announces a payload over s_max_frame (f: a valid
+ * header, payload not read).  net/rpc would read it whole; we answer at once
+ * with an error, options [seq, 0] and no method name (clients take the body
+ * after len(method) bytes and match by seq), then linger: our side is shut
+ * and the rest of the frame is read and dropped, so the peer sees the reply
+ * rather than a reset.  Returns 1 while the options are not in yet, else -1.
+ */
+static int
+rpc_conn_oversize(struct rpc_conn *c, const struct frame *f)
+{
+	const uint8_t	*p = buf_rptr(&c->c_in) + FRAME_HDR_MIN;
+	char		 text[160];
+	uint32_t	 seq;
+	int		 n;
+
+	if (buf_len(&c->c_in) < f->hdr_len)
+		return 1;
+	seq = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+	n = snprintf(text, sizeof(text), "rpc: request of %u bytes is over "
+	    "the server's rpc.max_frame_size of %zu bytes", f->len,
+	    srv.s_max_frame);
+	buf_consume(&srv.s_body, buf_len(&srv.s_body));
+	/* Without memory for the reply the peer just sees the close. */
+	if (buf_append(&srv.s_body, text, (size_t)n, RPC_MAX_OUTPUT) == 0)
+		(void)rpc_reply(c, seq, rpc_codec_pick(f->flags) | FRAME_ERROR,
+		    (const uint8_t *)"", 0, &srv.s_body);
+	buf_consume(&srv.s_body, buf_len(&srv.s_body));
+	c->c_failed = "request frame over rpc.max_frame_size";
+	c->c_linger = 1;
 	return -1;
 }
 
@@ -230,9 +313,11 @@ static void
 rpc_conn_free(struct rpc_conn *c)
 {
 	ev_timer_cancel(srv.s_loop, &c->c_resume);
+	ev_timer_cancel(srv.s_loop, &c->c_deadline);
 	ev_del(srv.s_loop, &c->c_io);
 	close(c->c_io.fd);
 	TAILQ_REMOVE(&srv.s_conns, c, c_link);
+	srv.s_nconns--;
 	buf_free(&c->c_in);
 	buf_free(&c->c_out);
 	free(c);
@@ -298,10 +383,12 @@ rpc_conn_process(struct rpc_conn *c, int *budget)
 			return 0;
 		if (buf_len(&c->c_in) == 0)
 			return 1;	/* (no storage yet: no NULL + 0) */
+		/* The length is judged here, against s_max_frame, so that an
+		 * oversized request can be told apart and answered. */
 		r = frame_decode(buf_rptr(&c->c_in), buf_len(&c->c_in),
-		    RPC_MAX_PAYLOAD, &f, &why);
-		if (r == FRAME_NEED_MORE)
-			return 1;
+		    UINT32_MAX, &f, &why);
+		if (r == FRAME_NEED_MORE && f.total == 0)
+			return 1;	/* the fixed header is not in yet */
 		if (r == FRAME_BAD) {
 			c->c_failed = why;
 			return -1;
@@ -311,14 +398,82 @@ rpc_conn_process(struct rpc_conn *c, int *budget)
 			c->c_failed = "request frame without 2 options";
 			return -1;
 		}
+		if (f.len > srv.s_max_frame)
+			return rpc_conn_oversize(c, &f);
+		if (r == FRAME_NEED_MORE)
+			return 1;
 		if (rpc_request(c, &f, &why) == -1) {
 			c->c_failed = why;
 			return -1;
 		}
 		buf_consume(&c->c_in, (size_t)r);
 		(*budget)--;
+		/* The read deadline is per frame: the next one starts now. */
+		if (buf_len(&c->c_in) == 0)
+			ev_timer_cancel(srv.s_loop, &c->c_deadline);
+		else
+			ev_timer_arm(srv.s_loop, &c->c_deadline,
+			    srv.s_read_timeout);
 	}
 	return 0;
+}
+
+/*
+ * After an oversized request was answered: shuts our side and drops what
+ * the peer still sends until its EOF, at most a budget of reads per wakeup;
+ * the deadline armed here ends it for a peer that neither finishes nor
+ * closes.  Closing with unread input would send a reset, which may destroy
+ * the error reply before the peer reads it.
+ */
+static void
+rpc_conn_linger(struct rpc_conn *c)
+{
+	uint8_t	 sink[RPC_READ_CHUNK];
+	ssize_t	 n;
+
+	if (!c->c_shut) {
+		c->c_shut = 1;
+		shutdown(c->c_io.fd, SHUT_WR);
+		buf_free(&c->c_in);
+		ev_timer_arm(srv.s_loop, &c->c_deadline, srv.s_read_timeout);
+	}
+	for (int i = 0; i < RPC_FRAMES_PER_WAKEUP && c->c_readable; i++) {
+		n = read(c->c_io.fd, sink, sizeof(sink));
+		if (n > 0)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			rpc_conn_close(c, 1, c->c_failed);
+			return;
+		}
+		if (errno == EAGAIN)
+			c->c_readable = 0;
+	}
+	if (c->c_readable)
+		ev_timer_arm(srv.s_loop, &c->c_resume, 0);
+}
+
+/*
+ * A frame took longer than read_timeout, or a failed connection could not
+ * finish its replies or its lingering close in that time.  Time spent not
+ * reading because the peer does not read its replies is not the peer's
+ * delay in sending, so then the deadline starts again.
+ */
+static void
+rpc_on_deadline(struct ev *loop, struct ev_timer *t)
+{
+	struct rpc_conn *c = t->arg;
+
+	if (c->c_failed != NULL) {
+		rpc_conn_close(c, 1, c->c_failed);
+		return;
+	}
+	if (buf_len(&c->c_out) >= RPC_OUT_HIGH ||
+	    ev_timer_armed(&c->c_resume)) {
+		ev_timer_arm(loop, t, srv.s_read_timeout);
+		return;
+	}
+	rpc_conn_close(c, 1, "request frame not complete within "
+	    "rpc.read_timeout");
 }
 
 static void
@@ -339,11 +494,12 @@ static void
 rpc_conn_drive(struct rpc_conn *c)
 {
 	int	 budget = RPC_FRAMES_PER_WAKEUP, rc;
-	size_t	 want;
+	size_t	 want, in_cap;
 	ssize_t	 n;
 
 	for (;;) {
 		rc = c->c_failed != NULL ? -1 : rpc_conn_process(c, &budget);
+		rpc_buf_trim(&c->c_in);
 		if (rpc_conn_flush(c) == -1) {
 			if (c->c_failed != NULL)
 				rpc_conn_close(c, 1, c->c_failed);
@@ -351,10 +507,19 @@ rpc_conn_drive(struct rpc_conn *c)
 				rpc_conn_close(c, 0, strerror(errno));
 			return;
 		}
+		rpc_buf_trim(&c->c_out);
 		if (rc == -1) {
-			if (buf_len(&c->c_out) == 0)
+			if (buf_len(&c->c_out) > 0) {
+				/* EPOLLOUT finishes the flush, or the
+				 * deadline gives up on it. */
+				if (!ev_timer_armed(&c->c_deadline))
+					ev_timer_arm(srv.s_loop,
+					    &c->c_deadline, srv.s_read_timeout);
+			} else if (c->c_linger)
+				rpc_conn_linger(c);
+			else
 				rpc_conn_close(c, 1, c->c_failed);
-			return;		/* EPOLLOUT finishes the flush */
+			return;
 		}
 		if (buf_len(&c->c_out) >= RPC_OUT_HIGH)
 			return;
@@ -366,19 +531,26 @@ rpc_conn_drive(struct rpc_conn *c)
 		}
 		if (!c->c_readable)
 			break;
-		want = RPC_MAX_INPUT - buf_len(&c->c_in);
+		/* c_in holds part of one frame (the rest was answered), whose
+		 * size process() has checked, so it never needs more. */
+		in_cap = srv.s_max_frame + FRAME_HDR_MAX;
+		want = in_cap > buf_len(&c->c_in) ?
+		    in_cap - buf_len(&c->c_in) : 0;
 		if (want > RPC_READ_CHUNK)
 			want = RPC_READ_CHUNK;
 		if (want == 0 || buf_reserve(&c->c_in, want, 4096,
-		    RPC_MAX_INPUT) == -1) {
-			c->c_failed = want == 0 ? "input over the 16 MiB limit" :
-			    "out of memory";
+		    in_cap) == -1) {
+			c->c_failed = want == 0 ?
+			    "input over rpc.max_frame_size" : "out of memory";
 			continue;
 		}
 		n = read(c->c_io.fd, buf_wptr(&c->c_in), want);
-		if (n > 0)
+		if (n > 0) {
 			c->c_in.wpos += (size_t)n;
-		else if (n == 0) {
+			if (!ev_timer_armed(&c->c_deadline))
+				ev_timer_arm(srv.s_loop, &c->c_deadline,
+				    srv.s_read_timeout);
+		} else if (n == 0) {
 			c->c_eof = 1;
 			c->c_readable = 0;
 		} else if (errno == EAGAIN)
@@ -389,9 +561,17 @@ rpc_conn_drive(struct rpc_conn *c)
 		}
 	}
 	/* Like net/rpc: after EOF, answer what came in full, then close. */
-	if (c->c_eof && buf_len(&c->c_out) == 0)
+	if (c->c_eof && buf_len(&c->c_out) == 0) {
 		rpc_conn_close(c, buf_len(&c->c_in) > 0, buf_len(&c->c_in) > 0 ?
 		    "EOF inside a request frame" : "closed by peer");
+		return;
+	}
+	/* Waiting for the next call: a PHP worker's connection may idle for
+	 * hours, and costs no buffer meanwhile. */
+	if (buf_len(&c->c_in) == 0)
+		buf_free(&c->c_in);
+	if (buf_len(&c->c_out) == 0)
+		buf_free(&c->c_out);
 }
 
 static void
@@ -409,12 +589,41 @@ rpc_conn_on_io(struct ev *loop, struct ev_io *io, uint32_t events)
 static void	rpc_on_accept(struct ev *loop, struct ev_io *io,
 		    uint32_t events);
 
+/*
+ * Over rpc.max_connections: the peer is accepted (so it does not wait in
+ * the backlog) and closed at once.  One line a second at most says so,
+ * with how many were refused since the previous line.
+ */
+static void
+rpc_refuse(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
+{
+	char	 peer[NET_ADDRSTRLEN];
+	int64_t	 now = ev_now(srv.s_loop);
+
+	close(fd);
+	srv.s_refused++;
+	if (srv.s_refused_at != 0 &&
+	    now - srv.s_refused_at < RPC_REFUSED_LOG_MS)
+		return;
+	net_format_addr((const struct sockaddr *)ss, sslen, peer,
+	    sizeof(peer));
+	log_warn("rpc connection refused", "peer=%s reason=\"over "
+	    "rpc.max_connections\" max_connections=%llu refused=%llu", peer,
+	    (unsigned long long)srv.s_max_conns, srv.s_refused);
+	srv.s_refused_at = now;
+	srv.s_refused = 0;
+}
+
 static void
 rpc_conn_new(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 {
 	struct rpc_conn	*c;
 	int		 one = 1;
 
+	if (srv.s_nconns >= srv.s_max_conns) {
+		rpc_refuse(fd, ss, sslen);
+		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("rpc connection refused", "reason=\"out of memory\"");
 		close(fd);
@@ -424,6 +633,7 @@ rpc_conn_new(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 	net_format_addr((const struct sockaddr *)ss, sslen, c->c_peer,
 	    sizeof(c->c_peer));
 	ev_timer_init(&c->c_resume, rpc_on_resume, c);
+	ev_timer_init(&c->c_deadline, rpc_on_deadline, c);
 	if (ss->ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (ev_add(srv.s_loop, &c->c_io, fd, EV_READ | EV_WRITE | EV_HUP | EV_EDGE, rpc_conn_on_io, c) == -1) {
@@ -434,6 +644,7 @@ rpc_conn_new(int fd, const struct sockaddr_storage *ss, socklen_t sslen)
 		return;
 	}
 	TAILQ_INSERT_TAIL(&srv.s_conns, c, c_link);
+	srv.s_nconns++;
 	log_debug("rpc connection accepted", "conn=%llu peer=%s", c->c_id,
 	    c->c_peer);
 	c->c_readable = 1;	/* the request may have come with the handshake */
@@ -557,6 +768,8 @@ rpc_serve(struct ev *loop, const char *addr, const struct rpc_method *methods,
 	srv.s_ctx = ctx;
 	srv.s_nlis = 0;
 	srv.s_paused = 0;
+	srv.s_refused_at = 0;
+	srv.s_refused = 0;
 	ev_timer_init(&srv.s_pause, rpc_on_pause_end, NULL);
 	/* For accept's out-of-descriptors refusal; startup may have opened
 	 * it already, and without one accept still pauses, just less cleanly. */
@@ -621,4 +834,26 @@ rpc_close(void)
 	buf_free(&srv.s_body);
 	buf_free(&srv.s_msg);
 	srv.s_loop = NULL;
+}
+
+void
+rpc_configure(const struct rr_config *cfg)
+{
+	if (cfg->rpc_max_connections > 0)
+		srv.s_max_conns = cfg->rpc_max_connections;
+	if (cfg->rpc_max_frame_size > 0)
+		srv.s_max_frame = cfg->rpc_max_frame_size;
+	if (cfg->rpc_read_timeout_ms > 0)
+		srv.s_read_timeout = cfg->rpc_read_timeout_ms;
+}
+
+size_t
+rpc_buffered(void)
+{
+	struct rpc_conn	*c;
+	size_t		 n = srv.s_arg.cap + srv.s_body.cap + srv.s_msg.cap;
+
+	TAILQ_FOREACH(c, &srv.s_conns, c_link)
+		n += c->c_in.cap + c->c_out.cap;
+	return n;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct ev;
+struct rr_config;
 
 /* The argument of a call, decoded from JSON or gob. */
 struct rpc_arg {
@@ -75,6 +76,17 @@ int	rpc_serve(struct ev *loop, const char *addr,
 	    const struct rpc_method *methods, size_t nmethods, void *ctx,
 	    char *err, size_t errlen);
 void	rpc_close(void);
+
+/*
+ * Applies cfg's rpc.* limits (rrtcp.yaml(5) RPC): max_connections to the
+ * next accept, max_frame_size to the next frame, read_timeout to the next
+ * deadline armed.  May be called before rpc_serve() and on every reload;
+ * until it is, the limits are RR_RPC_DEF_* with 64 connections.
+ */
+void	rpc_configure(const struct rr_config *cfg);
+
+/* Bytes of buffer storage the RPC server holds now (tests, stats). */
+size_t	rpc_buffered(void);
 
 /* Is addr on the loopback or a unix socket?  (Non-loopback RPC is unauthenticated.) */
 int	rpc_addr_is_local(const char *addr);

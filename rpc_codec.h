@@ -16,7 +16,9 @@
 #include "frame.h"
 #include "rpc.h"
 
-#define RPC_MAX_INPUT	(16u << 20)	/* per-connection input cap */
+/* The most rpc.max_frame_size may be (config.h RR_RPC_MAX_FRAME), so the
+ * most a codec copies from one request; the client's request cap too. */
+#define RPC_MAX_INPUT	(16u << 20)
 /* A whole frame always fits in the input buffer. */
 #define RPC_MAX_PAYLOAD	(RPC_MAX_INPUT - FRAME_HDR_MAX)
 #define RPC_MAX_OUTPUT	(64u << 20)	/* pending replies; over it -> close */

@@ -288,6 +288,7 @@ reload_config(void)
 	mem_set_limit(cfg->max_buffer_memory);
 	for (int i = 0; i < S.nreactors; i++)
 		reactor_set_config(&S.reactors[i], cfg);
+	rpc_configure(cfg);
 	ev_timer_arm(S.control, &S.old_cfg_timer, 10);
 	log_info("configuration reloaded", "file=%s workers=%u", S.file,
 	    cfg->pool.num_workers);
@@ -427,6 +428,7 @@ start_rpc(void)
 	if (!rpc_addr_is_local(S.cfg->rpc_listen))
 		log_warn("rpc.listen is not a loopback or unix address; RPC has "
 		    "no authentication", "addr=%s", S.cfg->rpc_listen);
+	rpc_configure(S.cfg);
 	if (rpc_serve(S.control, S.cfg->rpc_listen, rpc_methods,
 	    sizeof(rpc_methods) / sizeof(rpc_methods[0]), NULL, err,
 	    sizeof(err)) == -1) {

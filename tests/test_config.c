@@ -357,6 +357,89 @@ Test(config, rpc_section_without_listen_gets_roadrunner_default)
 	config_free(c);
 }
 
+/* Every worker may keep an RPC connection: the default cap has room for
+ * the pool's most workers plus 64 other clients. */
+Test(config, rpc_limits_default_to_room_for_every_worker)
+{
+	struct rr_config *c = load(HEAD SMTP
+	    "  pool:\n"
+	    "    num_workers: 8\n"
+	    "rpc:\n"
+	    "  listen: tcp://127.0.0.1:6001\n");
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->rpc_max_connections, 8 + 64);
+	cr_assert_eq(c->rpc_max_frame_size, 1024 * 1024);
+	cr_assert_eq(c->rpc_read_timeout_ms, 10000);
+	config_free(c);
+
+	c = load(HEAD SMTP
+	    "  pool:\n"
+	    "    num_workers: 4\n"
+	    "    dynamic_allocator:\n"
+	    "      max_workers: 20\n"
+	    "rpc:\n"
+	    "  listen: tcp://127.0.0.1:6001\n");
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->rpc_max_connections, 4 + 20 + 64);
+	config_free(c);
+
+	c = load(HEAD SMTP "rpc:\n  listen: tcp://127.0.0.1:6001\n");
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(c->rpc_max_connections, (uint64_t)cpus() + 64);
+	config_free(c);
+}
+
+Test(config, rpc_limits_are_read)
+{
+	struct rr_config *c = load(HEAD SMTP
+	    "rpc:\n"
+	    "  listen: tcp://127.0.0.1:6001\n"
+	    "  max_connections: 5\n"
+	    "  max_frame_size: 64KiB\n"
+	    "  read_timeout: 1500ms\n");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	cr_assert_not_null(c, "%s", cap.buf);
+	cr_assert_eq(cap.n[CONFIG_ERROR] + cap.n[CONFIG_WARN], 0, "%s",
+	    cap.buf);
+	cr_assert_eq(c->rpc_max_connections, 5);
+	cr_assert_eq(c->rpc_max_frame_size, 64 * 1024);
+	cr_assert_eq(c->rpc_read_timeout_ms, 1500);
+	cr_assert_not_null(fp = open_memstream(&text, &len));
+	config_dump(c, fp);
+	fclose(fp);
+	cr_assert(strstr(text, "rpc:\n  listen: \"tcp://127.0.0.1:6001\"\n"
+	    "  max_connections: 5\n  max_frame_size: 65536\n"
+	    "  read_timeout: 1.5s\n") != NULL, "%s", text);
+	config_free(c);
+	free(text);
+}
+
+Test(config, rpc_limits_out_of_range_are_errors)
+{
+	cr_assert_null(load(HEAD SMTP
+	    "rpc:\n"
+	    "  max_connections: 0\n"
+	    "  max_frame_size: 512\n"
+	    "  read_timeout: 0s\n"));
+	HAS("E rrtcp.yaml:9: max_connections: must be at least 1");
+	HAS("E rrtcp.yaml:10: max_frame_size: 512 is out of range (1024 "
+	    "bytes to 16 MiB)");
+	HAS("E rrtcp.yaml:11: read_timeout: must be more than 0 (a frame "
+	    "must not wait for ever)");
+	cr_assert_null(load(HEAD SMTP
+	    "rpc:\n"
+	    "  max_frame_size: 17MiB\n"
+	    "  read_timeout: soon\n"));
+	HAS("E rrtcp.yaml:9: max_frame_size: 17825792 is out of range (1024 "
+	    "bytes to 16 MiB)");
+	HAS("E rrtcp.yaml:10: read_timeout: invalid duration \"soon\" "
+	    "(write e.g. \"60s\", \"1m30s\", \"500ms\")");
+}
+
 Test(config, workdir_comes_from_opts_when_given)
 {
 	struct config_opts o = { "/srv/app", NULL, 0 };

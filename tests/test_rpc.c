@@ -28,6 +28,7 @@
 
 #include <criterion/criterion.h>
 
+#include "config.h"
 #include "ev.h"
 #include "frame.h"
 #include "log.h"
@@ -915,14 +916,23 @@ Test(rpc, bad_crc_hl_and_method_length_close)
 	expect_closed_after(q, hl + 13);
 }
 
-Test(rpc, payload_over_the_limit_closes)
+/* Today's 16 MiB input limit is gone: the 1 MiB default frame cap answers
+ * a request over it from its header alone, with seq and no method name. */
+Test(rpc, payload_over_the_limit_gets_an_error_reply_then_eof)
 {
-	uint8_t q[64];
-	uint32_t opts[2] = { 1, 9 };
-	size_t hl = frame_encode_header(q, 0x08, 0, opts, 2, 0x7fffffff);
+	uint8_t q[64], rep[512];
+	uint32_t opts[2] = { 7, 9 };
+	size_t hl = frame_encode_header(q, 0x08, 0, opts, 2, 0x7fffffff), n;
+	int fd = dial();
 
 	memcpy(q + hl, "tcp.Close", 9);
-	expect_closed_after(q, hl + 9);
+	send_all(fd, q, hl + 9);
+	n = recv_frame(fd, rep, sizeof(rep));
+	expect_text(rep, n, 0x48, 7, "", "rpc: request of 2147483647 bytes "
+	    "is over the server's rpc.max_frame_size of 1048576 bytes");
+	shutdown(fd, SHUT_WR);
+	expect_eof(fd);
+	close(fd);
 }
 
 Test(rpc, good_request_then_garbage_answers_then_closes)
@@ -1055,6 +1065,241 @@ Test(rpc, replies_over_the_high_water_mark_all_arrive_in_order)
 		cr_assert_eq(blen, 38 + 32 + 114 + 2 + 149);
 	}
 	pthread_join(t, NULL);
+	close(fd);
+}
+
+/* --- limits: rpc.max_connections, max_frame_size, read_timeout ------------ */
+
+#define LIM_CONNS	3
+#define LIM_FRAME	1024
+#define LIM_TIMEOUT_MS	300
+
+static void
+setup_limits(void)
+{
+	struct rr_config cfg = { .rpc_max_connections = LIM_CONNS,
+	    .rpc_max_frame_size = LIM_FRAME,
+	    .rpc_read_timeout_ms = LIM_TIMEOUT_MS };
+
+	rpc_configure(&cfg);
+	setup();
+}
+
+TestSuite(rpc_limits, .init = setup_limits, .fini = teardown, .timeout = 30);
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A test.Echo request whose payload (method and body) is exactly plen bytes:
+ * a JSON string of 'a's.  out needs plen + FRAME_HDR_MAX bytes. */
+static size_t
+echo_req(uint8_t *out, uint32_t seq, size_t plen)
+{
+	static uint8_t body[2u << 20];
+	size_t blen = plen - strlen("test.Echo");
+
+	cr_assert(blen >= 2 && blen <= sizeof(body));
+	memset(body, 'a', blen);
+	body[0] = body[blen - 1] = '"';
+	return req(out, 0x08, seq, "test.Echo", body, blen);
+}
+
+/* One call on an open connection; the reply must be a good one for seq. */
+static void
+call_on(int fd, uint32_t seq)
+{
+	uint8_t q[128], rep[256];
+	size_t n = req(q, 0x08, seq, "tcp.Close", "true", 4);
+
+	send_all(fd, q, n);
+	n = recv_frame(fd, rep, sizeof(rep));
+	cr_assert(n > 0, "no reply on a connection that should be served");
+	expect_text(rep, n, 0x08, seq, "tcp.Close", "true");
+}
+
+/* Waits (up to 10 s) for EOF or a reset; returns the ms it took. */
+static int64_t
+ms_until_closed(int fd)
+{
+	int64_t t0 = now_ms();
+	uint8_t b[4096];
+	ssize_t r;
+
+	while ((r = read(fd, b, sizeof(b))) > 0)
+		;
+	cr_assert(r == 0 || errno == ECONNRESET, "read: %s",
+	    strerror(errno));
+	return now_ms() - t0;
+}
+
+/* Stops the loop thread so the test may look at the server's state. */
+static size_t
+buffered_now(void)
+{
+	size_t n;
+
+	ev_wake(loop);
+	pthread_join(loop_thread, NULL);
+	n = rpc_buffered();
+	cr_assert_eq(pthread_create(&loop_thread, NULL, loop_main, NULL), 0);
+	return n;
+}
+
+Test(rpc_limits, frame_at_the_cap_is_answered)
+{
+	static uint8_t q[LIM_FRAME + FRAME_HDR_MAX];
+	uint8_t rep[1024];
+	size_t n = echo_req(q, 5, LIM_FRAME), blen;
+	int fd = dial();
+
+	send_all(fd, q, n);
+	n = recv_frame(fd, rep, sizeof(rep));
+	cr_assert(n > 0);
+	check_reply(rep, n, 0x08, 5, "test.Echo", &blen);
+	call_on(fd, 6);
+	close(fd);
+}
+
+Test(rpc_limits, frame_over_the_cap_is_refused_from_its_header)
+{
+	static uint8_t q[64 * 1024];
+	uint8_t rep[512];
+	size_t n = echo_req(q, 9, LIM_FRAME + 1);
+	int fd = dial();
+
+	send_all(fd, q, n);		/* one byte over: the whole frame */
+	n = recv_frame(fd, rep, sizeof(rep));
+	expect_text(rep, n, 0x48, 9, "", "rpc: request of 1025 bytes is over "
+	    "the server's rpc.max_frame_size of 1024 bytes");
+	cr_assert_lt(ms_until_closed(fd), 5000);
+	close(fd);
+
+	fd = dial();
+	call_on(fd, 1);		/* answered before; the connection is fine */
+	echo_req(q, 2, 60 * 1024);
+	send_all(fd, q, FRAME_HDR_MIN + 8);	/* the header only */
+	n = recv_frame(fd, rep, sizeof(rep));
+	expect_text(rep, n, 0x48, 2, "", "rpc: request of 61440 bytes is over "
+	    "the server's rpc.max_frame_size of 1024 bytes");
+	/* The server lingers: the rest of the body still goes out. */
+	send_all(fd, q + FRAME_HDR_MIN + 8, 60 * 1024);
+	shutdown(fd, SHUT_WR);
+	cr_assert_lt(ms_until_closed(fd), 5000);
+	close(fd);
+}
+
+Test(rpc_limits, partial_frame_is_closed_after_read_timeout)
+{
+	uint8_t q[128];
+	size_t n = req(q, 0x08, 1, "tcp.Close", "true", 4);
+	int fd = dial();
+	int64_t ms;
+
+	send_all(fd, q, n - 3);
+	ms = ms_until_closed(fd);
+	cr_assert_geq(ms, LIM_TIMEOUT_MS - 50, "closed after %lld ms",
+	    (long long)ms);
+	cr_assert_lt(ms, LIM_TIMEOUT_MS + 2000, "closed after %lld ms",
+	    (long long)ms);
+	close(fd);
+}
+
+/* The deadline runs from a frame's first byte, so a byte now and then does
+ * not keep a frame (and its buffer) alive. */
+Test(rpc_limits, trickled_frame_is_closed_at_its_deadline)
+{
+	static uint8_t q[LIM_FRAME + FRAME_HDR_MAX];
+	size_t n = echo_req(q, 1, 600), i;
+	int64_t t0 = now_ms(), ms;
+	uint8_t b;
+	int fd = dial();
+
+	for (i = 0; i < n; i++) {
+		if (send(fd, q + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+		if (recv(fd, &b, 1, MSG_DONTWAIT) == 0)
+			break;
+		usleep(20000);
+	}
+	ms = now_ms() - t0;
+	cr_assert_lt(i, n, "the whole trickled frame was taken");
+	cr_assert_lt(ms, LIM_TIMEOUT_MS + 2000, "closed after %lld ms",
+	    (long long)ms);
+	close(fd);
+}
+
+/* PHP workers keep their RPC connection open between calls. */
+Test(rpc_limits, idle_connection_between_calls_stays_open)
+{
+	int fd = dial();
+
+	call_on(fd, 1);
+	usleep(3 * LIM_TIMEOUT_MS * 1000);
+	cr_assert_lt(buffered_now(), 4096, "an idle connection holds buffers");
+	call_on(fd, 2);
+	close(fd);
+}
+
+Test(rpc_limits, connections_over_the_cap_are_closed_at_once)
+{
+	int fds[LIM_CONNS], extra, fd;
+
+	for (int i = 0; i < LIM_CONNS; i++) {
+		fds[i] = dial();
+		call_on(fds[i], 1);
+	}
+	extra = dial();
+	cr_assert_lt(ms_until_closed(extra), 1000);
+	close(extra);
+	for (int i = 0; i < LIM_CONNS; i++)
+		call_on(fds[i], 2);
+
+	close(fds[0]);
+	/* The server sees the hang-up on its own time: retry briefly. */
+	for (int tries = 0;; tries++) {
+		uint8_t q[128], rep[256];
+		size_t n = req(q, 0x08, 3, "tcp.Close", "true", 4);
+
+		fd = dial();
+		send_all(fd, q, n);
+		if ((n = recv_frame(fd, rep, sizeof(rep))) > 0) {
+			expect_text(rep, n, 0x08, 3, "tcp.Close", "true");
+			break;
+		}
+		close(fd);
+		cr_assert_lt(tries, 100, "no slot came free");
+		usleep(20000);
+	}
+	close(fd);
+	for (int i = 1; i < LIM_CONNS; i++)
+		close(fds[i]);
+}
+
+Test(rpc, buffers_shrink_after_a_big_frame)
+{
+	static uint8_t q[(1u << 20) + FRAME_HDR_MAX];
+	uint8_t rep[1024];
+	size_t n = echo_req(q, 1, 1u << 20), blen, peak;
+	int fd = dial();
+
+	send_all(fd, q, n - 1);
+	usleep(100000);
+	peak = buffered_now();
+	cr_assert_geq(peak, (1u << 20) - 1, "a partial frame of 1 MiB is "
+	    "buffered: %zu", peak);
+	send_all(fd, q + n - 1, 1);
+	n = recv_frame(fd, rep, sizeof(rep));
+	cr_assert(n > 0);
+	check_reply(rep, n, 0x08, 1, "test.Echo", &blen);
+	n = buffered_now();
+	cr_assert_lt(n, 64u * 1024, "%zu bytes kept after the frame", n);
+	call_on(fd, 2);		/* and the connection is still served */
 	close(fd);
 }
 
