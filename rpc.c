@@ -46,6 +46,7 @@
 #include "ev.h"
 #include "frame.h"
 #include "log.h"
+#include "mem.h"
 #include "net.h"
 #include "rpc_addr.h"
 #include "rpc_codec.h"
@@ -66,6 +67,7 @@ struct rpc_conn {
 	struct ev_timer		 c_deadline;	/* partial frame, or closing, too long */
 	struct rr_buf		 c_in;		/* request bytes, <= one frame */
 	struct rr_buf		 c_out;		/* encoded replies not yet written */
+	size_t			 c_mem;		/* buffer bytes reported (mem.h) */
 	int			 c_readable;	/* no EAGAIN since the last EPOLLIN */
 	int			 c_eof;		/* peer shut its write side */
 	const char		*c_failed;	/* protocol error: flush, then close */
@@ -309,6 +311,13 @@ rpc_conn_oversize(struct rpc_conn *c, const struct frame *f)
 
 /* --- connections ---------------------------------------------------------- */
 
+/* Reports c's buffers to the process-wide count (tcp.max_buffer_memory). */
+static void
+rpc_account(struct rpc_conn *c)
+{
+	mem_update(&c->c_mem, c->c_in.cap + c->c_out.cap);
+}
+
 static void
 rpc_conn_free(struct rpc_conn *c)
 {
@@ -320,6 +329,7 @@ rpc_conn_free(struct rpc_conn *c)
 	srv.s_nconns--;
 	buf_free(&c->c_in);
 	buf_free(&c->c_out);
+	rpc_account(c);
 	free(c);
 }
 
@@ -544,6 +554,7 @@ rpc_conn_drive(struct rpc_conn *c)
 			    "input over rpc.max_frame_size" : "out of memory";
 			continue;
 		}
+		rpc_account(c);
 		n = read(c->c_io.fd, buf_wptr(&c->c_in), want);
 		if (n > 0) {
 			c->c_in.wpos += (size_t)n;
@@ -572,6 +583,7 @@ rpc_conn_drive(struct rpc_conn *c)
 		buf_free(&c->c_in);
 	if (buf_len(&c->c_out) == 0)
 		buf_free(&c->c_out);
+	rpc_account(c);
 }
 
 static void
