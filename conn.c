@@ -565,6 +565,7 @@ conn_start(struct rr_conn *c, struct rr_worker *w)
 		    cfg->pool.supervisor.exec_ttl_ms,
 		.ttl_name = is_close ? "no answer to CLOSE: close_timeout" :
 		    "exec_ttl",
+		.fence_always = cfg->fence_always,
 	};
 	int rc;
 

@@ -25,6 +25,7 @@ struct lease_state {
 	struct relay_xchg	*ls_xchg;	/* exchange in flight */
 	int			 ls_fence;	/* relay.c's fence state */
 	struct ev_timer		 ls_timer;	/* exec_ttl, then stalls */
+	int			 ls_always;	/* fence after every answer */
 	int64_t			 ls_ttl_ms;	/* for the reason text */
 	const char		*ls_ttl_name;
 };

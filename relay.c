@@ -83,11 +83,13 @@ maybe_release(struct ev *loop, struct rr_worker *w)
 	if (ls->ls_xchg != NULL || lease_unsent(w) > 0 ||
 	    ls->ls_fence == FENCE_AWAIT_PID)
 		return;
-	if (ls->ls_fence == FENCE_NONE && lease_fenced(w)) {
+	if (ls->ls_fence == FENCE_NONE && (ls->ls_always || lease_fenced(w))) {
 		/*
 		 * A worker that once sent a frame with no request in flight
 		 * cannot be trusted to be quiet now: whatever it writes before
-		 * the pid reply is its stray output, not the next answer.
+		 * the pid reply is its stray output, not the next answer.  With
+		 * tcp.fence: always every worker gets this after every answer,
+		 * so not even its first stray can pass for the next answer.
 		 */
 		if (lease_ping(w) == -1) {
 			give_up(loop, w, WS_ERRORED, 1,
@@ -140,6 +142,7 @@ relay_start(struct relay_xchg *x, struct ev *loop, struct rr_worker *w,
 	x->x_worker = w;
 	ls->ls_xchg = x;
 	ls->ls_fence = FENCE_NONE;
+	ls->ls_always = rq->fence_always;
 	ev_timer_init(&ls->ls_timer, on_timer, w);
 	if (rq->ttl_ms > 0) {
 		ls->ls_ttl_ms = rq->ttl_ms;

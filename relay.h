@@ -61,6 +61,7 @@ struct relay_request {
 	size_t			 body_len;
 	int64_t			 ttl_ms;	/* exec_ttl or close_timeout, 0 = none */
 	const char		*ttl_name;	/* for the reason when it passes */
+	int			 fence_always;	/* tcp.fence: always */
 };
 
 /*
