@@ -46,7 +46,7 @@ UNIT	= $(patsubst tests/%.c,$(BUILD)/%,$(wildcard tests/test_*.c))
 FUZZ	= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 REPLAY	= $(FUZZ:%=$(BUILD)/replay_%)
 
-.PHONY: all run deps test unit fuzz-replay php-test e2e bench-test manlint check \
+.PHONY: all run deps test unit fuzz-replay php-test e2e bench-test manlint check bench-ab \
 	test-thread fuzz fuzz-ci bench install uninstall clean static
 
 all: $(BIN)
@@ -204,6 +204,12 @@ static:
 
 bench: all
 	$(MAKE) -C bench run RRTCP_BIN=$(abspath $(BIN))
+
+# The headline case on OLD (another rrtcp binary) and this build, alternated
+# in one sitting: make bench-ab OLD=/path/to/old/rrtcp
+bench-ab: all
+	$(MAKE) -C bench run RRTCP_BIN=$(abspath $(OLD)) \
+	    RRTCP_BIN_B=$(abspath $(BIN))
 
 # --- install -------------------------------------------------------------
 

@@ -15,6 +15,10 @@
 #   CPU_CLI    CPUs of loadgen (default 0)
 #   PORT       first TCP port to use (default 17400)
 #   SKIP_PHP   1 = leave out the PHP cases
+#   RRTCP_BIN_B  A/B mode: only the headline case (100 conns, 64 B, depth 1,
+#              2 reactors, unpinned), alternated ROUNDS times (default 3)
+#              between RRTCP_BIN (A), RRTCP_BIN_B (B) and B with
+#              tcp.fence: always; prints that table alone
 #
 # Placement "split" (the main one): loadgen alone on CPU_CLI, the server and
 # all its workers on CPU_SRV; echo_floor gets exactly the same CPU.  Placement
@@ -59,6 +63,7 @@ server:
 tcp:
   reactors: $4
   max_connections: 200000
+${RRTCP_TCP_EXTRA:-}
   servers:
     bench:
       addr: 127.0.0.1:$PORT
@@ -308,6 +313,45 @@ trap 'stop_server; exit 130' INT TERM
 
 CW="$B/echo_worker"
 PW="$PHP $BENCH/php/echo_worker.php"
+
+# A/B: the same case on two binaries in one sitting, alternated so drift of
+# the machine falls on both alike.
+ab_run() {
+	local round v bin extra w label
+	cp "$RRTCP_BIN_B" "$W/rrtcp-b" || exit 1
+	log "== A/B: A=$RRTCP_ORIG B=$RRTCP_BIN_B, ${ROUNDS:-3} rounds"
+	start_floor "$CPU_ALL" && { load floor shared -c 100 -s 64 -d 1; stop_server; }
+	for round in $(seq "${ROUNDS:-3}"); do
+		for v in A B B-fence; do
+			bin=$W/rrtcp; extra=
+			[ "$v" != A ] && bin=$W/rrtcp-b
+			[ "$v" = B-fence ] && extra="  fence: always"
+			for w in c php; do
+				[ "$w" = php ] && [ "$SKIP_PHP" = 1 ] && continue
+				label="$v-$w-r$round"
+				RRTCP_BIN=$bin RRTCP_TCP_EXTRA=$extra start_rrtcp "$label" \
+				    "$CPU_ALL" "$([ "$w" = c ] && echo "$CW" || echo "$PW")" \
+				    2 2 && { load "$label" shared -c 100 -s 64 -d 1; stop_server; }
+			done
+		done
+	done
+	{
+		echo "## rrtcp A/B: 100 conns, 64 B, depth 1, 2 workers, 2 reactors, unpinned"
+		echo
+		echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
+		echo "- A: $RRTCP_ORIG ($("$W/rrtcp" -v 2>&1 | head -1)); B: $RRTCP_BIN_B; B-fence: B with tcp.fence: always"
+		echo "- each case: ${WARM} s warm-up + ${DUR} s measured; rounds alternate A, B, B-fence"
+		echo
+		echo "| server | place | mode | conns | msg B | depth | msgs/s | x floor | p50 us | p99 us | p99 x floor | p99.9 us | max us | srv CPU % | srv us/msg | loadgen CPU % | other CPU % | errors |"
+		echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+		printf '%s\n' "${ROWS[@]}"
+	} >"$B/ab.md"
+	cat "$B/ab.md"
+}
+if [ -n "${RRTCP_BIN_B:-}" ]; then
+	ab_run
+	exit 0
+fi
 
 log "== pipe ping-pong"
 PP_SAME=$(taskset -c "$CPU_SRV" "$B/pingpong" -n 100000 2>/dev/null)
