@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "ev.h"
+#include "health.h"
 #include "log.h"
 #include "mem.h"
 #include "net.h"
@@ -135,6 +136,7 @@ begin_shutdown(const char *signame)
 {
 	log_info("stopping", "signal=%s connections=%llu", signame,
 	    (unsigned long long)atomic_load(&conn_count));
+	health_set_draining(1);
 	S.stop_deadline = ev_now(S.control) + S.cfg->pool.destroy_timeout_ms;
 	for (int i = 0; i < S.nreactors; i++)
 		reactor_drain(&S.reactors[i]);
@@ -507,6 +509,7 @@ on_pool_ready(int ok, const char *reason)
 			exit(1);
 		}
 	S.running = 1;
+	health_set_serving(1);
 	log_info("ready", "servers=%zu workers=%u reactors=%d ms=%lld",
 	    S.cfg->nservers, S.cfg->pool.num_workers, S.nreactors,
 	    (long long)(ev_clock_ms() - S.started_ms));
