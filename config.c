@@ -588,7 +588,8 @@ static void
 walk_tcp(struct loader *ld, const struct node *map)
 {
 	enum { C_SERVERS, C_READ_BUF, C_POOL, C_REACTORS, C_MAX_CONN,
-	    C_MAX_FRAME, C_CLOSE_TIMEOUT, C_MAX_BUFMEM, C_FENCE, C_N };
+	    C_MAX_FRAME, C_CLOSE_TIMEOUT, C_DRAIN_DELAY, C_MAX_BUFMEM, C_FENCE,
+	    C_N };
 	struct field f[C_N] = {
 		[C_SERVERS] = { "servers", NULL, NULL },
 		[C_READ_BUF] = { "read_buf_size", NULL, NULL },
@@ -597,6 +598,7 @@ walk_tcp(struct loader *ld, const struct node *map)
 		[C_MAX_CONN] = { "max_connections", NULL, NULL },
 		[C_MAX_FRAME] = { "max_frame_size", NULL, NULL },
 		[C_CLOSE_TIMEOUT] = { "close_timeout", NULL, NULL },
+		[C_DRAIN_DELAY] = { "drain_delay", NULL, NULL },
 		[C_MAX_BUFMEM] = { "max_buffer_memory", NULL, NULL },
 		[C_FENCE] = { "fence", NULL, NULL },
 	};
@@ -646,6 +648,9 @@ walk_tcp(struct loader *ld, const struct node *map)
 	    &cfg->close_timeout_ms);
 	if (cfg->close_timeout_ms == 0)
 		cfg->close_timeout_ms = DEF_CLOSE_TIMEOUT_MS;
+	/* 0 (the default) stops accepting at the signal, as RoadRunner. */
+	value_duration(ld, "drain_delay", f[C_DRAIN_DELAY].f_val,
+	    &cfg->drain_delay_ms);
 	if (value_size(ld, "max_buffer_memory", f[C_MAX_BUFMEM].f_val,
 	    &cfg->max_buffer_memory) == 0 && cfg->max_buffer_memory < MIB)
 		diag(ld, CONFIG_ERROR, f[C_MAX_BUFMEM].f_val->n_line,

@@ -94,6 +94,8 @@ struct rr_config {
 	uint64_t	 max_connections; /* tcp.max_connections, default 100000 */
 	size_t		 max_frame_size; /* tcp.max_frame_size: cap on a worker frame, default 64 MiB */
 	int64_t		 close_timeout_ms; /* tcp.close_timeout: bound on a CLOSE exec (Q11), default 10s */
+	int64_t		 drain_delay_ms; /* tcp.drain_delay: serving on after SIGTERM
+					 * while readiness says draining, default 0 */
 	size_t		 max_buffer_memory; /* tcp.max_buffer_memory: bytes held for
 					 * clients and RPC peers, default 256 MiB */
 	int		 fence_always;	/* tcp.fence: always (else on_stray) */

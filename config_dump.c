@@ -172,6 +172,7 @@ config_dump(const struct rr_config *cfg, FILE *fp)
 	fprintf(fp, "  max_connections: %" PRIu64 "\n", cfg->max_connections);
 	fprintf(fp, "  max_frame_size: %zu\n", cfg->max_frame_size);
 	dump_kv_dur(fp, "  ", "close_timeout", cfg->close_timeout_ms);
+	dump_kv_dur(fp, "  ", "drain_delay", cfg->drain_delay_ms);
 	fprintf(fp, "  max_buffer_memory: %zu\n", cfg->max_buffer_memory);
 	fprintf(fp, "  fence: %s\n", cfg->fence_always ? "always" : "on_stray");
 

@@ -4,7 +4,9 @@
  * The main thread runs the control loop: signals (signalfd), the worker
  * pool's spawns, handshakes, stderr and exits (pool.c).  Connections live on
  * the reactor threads (conn.c), one per online CPU unless tcp.reactors says
- * otherwise.
+ * otherwise.  The service manager hears about startup, reloads and
+ * shutdown through notify.c; its watchdog is pinged from the control loop,
+ * so a stuck control loop stops the pings.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include "log.h"
 #include "mem.h"
 #include "net.h"
+#include "notify.h"
 #include "pool.h"
 #include "preflight.h"
 #include "reactor.h"
@@ -39,6 +42,7 @@
 
 #define MAX_ADDRS	8
 #define PIDFILE		".pid"
+#define STATUS_EVERY_MS	5000	/* STATUS= for the service manager */
 
 
 
@@ -52,6 +56,10 @@ static struct {
 	int			 exit_code;
 	int64_t			 stop_deadline;
 	struct ev_timer		 stop_timer;
+	struct ev_timer		 drain_timer;	/* tcp.drain_delay running */
+	struct ev_timer		 status_timer;	/* STATUS= every few seconds */
+	struct ev_timer		 watchdog_timer; /* WATCHDOG=1 */
+	int64_t			 watchdog_ms;	/* half of WATCHDOG_USEC */
 	int			 workers_stopping;
 	int64_t			 started_ms;
 	int			 pidfile;	/* -p: .pid in the work dir */
@@ -77,6 +85,67 @@ on_config_report(void *arg, enum config_level level, const char *text)
 		log_info("config", "detail=%s", log_q(q, sizeof(q), text,
 		    strlen(text)));
 	}
+}
+
+/* --- the service manager (notify.c) ----------------------------------------- */
+
+static const char *
+state_name(void)
+{
+	if (!S.stopping)
+		return S.running ? "Serving" : "Starting";
+	return ev_timer_armed(&S.drain_timer) ? "Draining, still accepting" :
+	    "Stopping";
+}
+
+/* Sends what (a "KEY=1" line, or NULL) with a STATUS= line that
+ * systemctl status shows. */
+static void
+tell_manager(const char *what)
+{
+	if (!notify_enabled())
+		return;
+	notify_sendf("%s%sSTATUS=%s: connections=%llu workers=%d idle=%d",
+	    what != NULL ? what : "", what != NULL ? "\n" : "", state_name(),
+	    (unsigned long long)atomic_load(&conn_count), pool_size(),
+	    pool_idle_count());
+}
+
+static void
+on_status_timer(struct ev *loop, struct ev_timer *t)
+{
+	tell_manager(NULL);
+	ev_timer_arm(loop, t, STATUS_EVERY_MS);
+}
+
+/* From the control loop, on purpose: if it hangs, the pings stop and the
+ * manager restarts us (WatchdogSec=). */
+static void
+on_watchdog_timer(struct ev *loop, struct ev_timer *t)
+{
+	notify_send("WATCHDOG=1");
+	ev_timer_arm(loop, t, S.watchdog_ms);
+}
+
+static void
+start_notify_timers(void)
+{
+	uint64_t wd = notify_watchdog_usec();
+
+	ev_timer_init(&S.drain_timer, NULL, NULL);
+	if (!notify_enabled())
+		return;
+	ev_timer_init(&S.status_timer, on_status_timer, NULL);
+	ev_timer_arm(S.control, &S.status_timer, STATUS_EVERY_MS);
+	if (wd == 0)
+		return;
+	S.watchdog_ms = (int64_t)(wd / 2000);
+	if (S.watchdog_ms < 1)
+		S.watchdog_ms = 1;
+	ev_timer_init(&S.watchdog_timer, on_watchdog_timer, NULL);
+	ev_timer_arm(S.control, &S.watchdog_timer, 0);
+	log_info("watchdog", "usec=%llu ping_ms=%lld", (unsigned long long)wd,
+	    (long long)S.watchdog_ms);
 }
 
 /* --- shutdown -------------------------------------------------------------- */
@@ -131,17 +200,47 @@ on_stop_timer(struct ev *loop, struct ev_timer *t)
 	}
 }
 
+/* Stops accepting; destroy_timeout counts from here. */
 static void
-begin_shutdown(const char *signame)
+start_drain(void)
 {
-	log_info("stopping", "signal=%s connections=%llu", signame,
-	    (unsigned long long)atomic_load(&conn_count));
-	health_set_draining(1);
 	S.stop_deadline = ev_now(S.control) + S.cfg->pool.destroy_timeout_ms;
 	for (int i = 0; i < S.nreactors; i++)
 		reactor_drain(&S.reactors[i]);
 	ev_timer_init(&S.stop_timer, on_stop_timer, NULL);
 	ev_timer_arm(S.control, &S.stop_timer, 0);
+}
+
+static void
+on_drain_delay(struct ev *loop, struct ev_timer *t)
+{
+	log_info("draining", "connections=%llu",
+	    (unsigned long long)atomic_load(&conn_count));
+	start_drain();
+	tell_manager(NULL);
+}
+
+/*
+ * Readiness goes first: health says draining (and the manager hears
+ * STOPPING=1) while rrtcp accepts and serves as before for tcp.drain_delay,
+ * so a balancer stops sending new clients before the listeners close.
+ * Before ready nothing listens for clients, so there is nothing to wait for.
+ */
+static void
+begin_shutdown(const char *signame)
+{
+	int64_t delay = S.running ? S.cfg->drain_delay_ms : 0;
+
+	log_info("stopping", "signal=%s connections=%llu drain_delay_ms=%lld",
+	    signame, (unsigned long long)atomic_load(&conn_count),
+	    (long long)delay);
+	health_set_draining(1);
+	if (delay > 0) {
+		ev_timer_init(&S.drain_timer, on_drain_delay, NULL);
+		ev_timer_arm(S.control, &S.drain_timer, delay);
+	} else
+		start_drain();
+	tell_manager("STOPPING=1");
 }
 
 /* --- SIGHUP: reload ---------------------------------------------------------- */
@@ -466,7 +565,15 @@ on_signal(struct ev *loop, struct ev_io *io, uint32_t events)
 			pool_reap();
 			break;
 		case SIGHUP:
+			if (S.stopping)
+				break;
+			/* Applied or refused, the reload is over when
+			 * reload_config() returns: READY=1 either way. */
+			notify_sendf("RELOADING=1\nMONOTONIC_USEC=%llu\n"
+			    "STATUS=Reloading the configuration",
+			    (unsigned long long)notify_monotonic_usec());
 			reload_config();
+			tell_manager("READY=1");
 			break;
 		case SIGUSR2:
 			if (!S.stopping)
@@ -513,6 +620,7 @@ on_pool_ready(int ok, const char *reason)
 	log_info("ready", "servers=%zu workers=%u reactors=%d ms=%lld",
 	    S.cfg->nservers, S.cfg->pool.num_workers, S.nreactors,
 	    (long long)(ev_clock_ms() - S.started_ms));
+	tell_manager("READY=1");
 }
 
 static void
@@ -654,6 +762,9 @@ cmd_serve(int argc, char **argv)
 	opts.noverrides = noverrides;
 	if (check_only)
 		return cli_check(file, &opts);
+	/* Before anything is spawned: workers must not inherit the
+	 * variables (preflight runs programs too). */
+	notify_init();
 	if ((S.cfg = config_load(file, &opts, on_config_report, NULL)) == NULL)
 		exit(2);
 	/* SIGHUP reopens the file after we entered the work dir. */
@@ -690,6 +801,7 @@ cmd_serve(int argc, char **argv)
 	if ((S.control = ev_new(256, NULL)) == NULL)
 		fatalx(1, "cannot create the control loop");
 	ev_add(S.control, &S.sig_io, sfd, EV_READ, on_signal, NULL);
+	start_notify_timers();
 
 	/* config.c refuses more than RR_MAX_REACTORS. */
 	nreactors = S.cfg->reactors ? S.cfg->reactors : 1;
@@ -716,10 +828,12 @@ cmd_serve(int argc, char **argv)
 	}
 	if (S.pidfile)
 		write_pidfile();
+	tell_manager(NULL);
 	ev_run(S.control);
 	if (S.pidfile)
 		unlink(PIDFILE);
 	rpc_close();
+	notify_close();
 	config_free(S.cfg);
 	for (size_t i = 0; i < S.nold; i++)
 		config_free(S.old_cfgs[i]);
