@@ -38,6 +38,15 @@ def rrtcp_bin():
     return os.environ.get("RRTCP_BIN") or os.path.join(REPO, "build", "rrtcp")
 
 
+def sanitized():
+    """Is the binary under test built with a sanitizer?  Its RSS then holds
+    shadow memory and a quarantine of freed blocks, so RSS bounds do not
+    apply."""
+    with open(rrtcp_bin(), "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 def php_script(name):
     return os.path.join(PHP_DIR, name)
 

@@ -37,17 +37,26 @@ def test_idle_timeout_closes_a_silent_client_with_one_close(rr, events):
     srv = rr(servers={"main": {"idle_timeout": "600ms"}})
     quiet = Client(srv.port)
     busy = Client(srv.port)
+    quiet.sock.setblocking(False)
     t0 = time.monotonic()
-    # The busy client talks every 200 ms and must outlive the quiet one.
-    while time.monotonic() - t0 < 1.5:
+    closed_after = None
+    # The busy client talks every 200 ms and outlives the quiet one.
+    while time.monotonic() - t0 < T(5):
         assert busy.ask("ECHO hi") == "hi"
+        try:
+            if quiet.sock.recv(1) == b"":
+                closed_after = time.monotonic() - t0
+                break
+        except BlockingIOError:
+            pass
         time.sleep(0.2)
-    assert quiet.read_to_eof(T(3)) == b""
+    assert closed_after is not None, "the quiet client was never closed"
+    assert closed_after >= 0.6, closed_after
+    assert busy.ask("ECHO still") == "still"
     rec = srv.wait_log(msg="connection closed",
                        reason="idle_timeout (600ms): no bytes from the client")
     assert rec["level"] == "info"
     wait_one_close(events, quiet.local_addr)
-    assert busy.ask("ECHO still") == "still"
 
 
 @pytest.mark.deadline(30)
@@ -140,7 +149,8 @@ def test_max_buffer_memory_bounds_clients_that_do_not_read(rr, events):
         T(20), what="the expensive clients closed")
     peak = rss_kb(srv.proc.pid)
     # 8 x 30 MB would be 240 MB; the limit plus one reply in flight bounds it.
-    assert peak - base < 3 * (limit >> 10), (base, peak)
+    if not harness.sanitized():
+        assert peak - base < 3 * (limit >> 10), (base, peak)
     c = Client(srv.port)
     c.send(b"BIG 1000\r\n")
     assert len(c.recv_until(b"789", T(5))) >= 3
