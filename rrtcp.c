@@ -30,6 +30,7 @@
 #include "relay.h"
 #include "rpc.h"
 #include "sig.h"
+#include "status.h"
 #include "version.h"
 #include "cli.h"
 
@@ -706,6 +707,8 @@ cmd_serve(int argc, char **argv)
 		    strerror(errno));
 	open_listeners();
 	start_rpc();
+	if (status_start(S.control, S.cfg, err, sizeof(err)) == -1)
+		fatalx(1, "%s", err);
 	if (pool_start(S.control, S.cfg, relay_on_worker_io, on_pool_ready,
 	    err, sizeof(err)) == -1) {
 		char q[LOG_QMAX];
@@ -717,6 +720,7 @@ cmd_serve(int argc, char **argv)
 	if (S.pidfile)
 		write_pidfile();
 	ev_run(S.control);
+	status_stop();
 	if (S.pidfile)
 		unlink(PIDFILE);
 	rpc_close();
