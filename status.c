@@ -405,6 +405,27 @@ on_listener_resume(struct ev *loop, struct ev_timer *t)
 	ev_attach(loop, &l->l_io, EV_READ);
 }
 
+/*
+ * At the cap, the oldest connection still sending its head goes: a probe
+ * sends its request at once, so idle or slow peers cannot lock it out by
+ * holding every slot until their deadline.  Answers being sent stay.
+ */
+static void
+evict_oldest(void)
+{
+	struct hconn *old = NULL;
+
+	for (int i = 0; i < STATUS_MAX_CONNS; i++) {
+		struct hconn *h = &H.conns[i];
+
+		if (h->h_io.fd != -1 && !h->h_answered && (old == NULL ||
+		    h->h_timer.when < old->h_timer.when))
+			old = h;
+	}
+	if (old != NULL)
+		hconn_close(old);
+}
+
 static void
 on_accept(struct ev *loop, struct ev_io *io, uint32_t events)
 {
@@ -423,12 +444,14 @@ on_accept(struct ev *loop, struct ev_io *io, uint32_t events)
 			ev_timer_arm(loop, &l->l_pause, 1000);
 			return;
 		}
-		if (H.nconns < STATUS_MAX_CONNS)
-			for (int i = 0; i < STATUS_MAX_CONNS; i++)
-				if (H.conns[i].h_io.fd == -1) {
-					h = &H.conns[i];
-					break;
-				}
+		if (H.nconns >= STATUS_MAX_CONNS)
+			evict_oldest();
+		for (int i = 0; i < STATUS_MAX_CONNS && H.nconns <
+		    STATUS_MAX_CONNS; i++)
+			if (H.conns[i].h_io.fd == -1) {
+				h = &H.conns[i];
+				break;
+			}
 		if (h == NULL) {
 			close(fd);	/* over the cap: that is all it gets */
 			continue;

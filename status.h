@@ -4,7 +4,8 @@
  * and /ready; its metrics plugin: GET /metrics).
  *
  * Whatever a peer sends costs it a closed socket, never a reactor's or the
- * control loop's time: at most STATUS_MAX_CONNS connections (more are
+ * control loop's time: at most STATUS_MAX_CONNS connections (a new one
+ * displaces the oldest that has not sent its head; with none such it is
  * accepted and closed), STATUS_MAX_HEAD bytes of request head (431), a
  * STATUS_TIMEOUT_MS deadline for the whole exchange, GET and HEAD only,
  * HTTP/1.0 and 1.1, one request per connection.
