@@ -26,11 +26,6 @@ const double stats_bucket_bounds[STATS_NBUCKETS] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 	1, 2.5, 5, 10
 };
-const int64_t stats_bucket_ns[STATS_NBUCKETS] = {
-	500000, 1000000, 2500000, 5000000, 10000000, 25000000, 50000000,
-	100000000, 250000000, 500000000, 1000000000, 2500000000,
-	5000000000, 10000000000
-};
 
 static pthread_mutex_t	 reg_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct stats	*slots;		/* every slot ever attached */
