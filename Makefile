@@ -67,7 +67,7 @@ $(BIN): $(BUILD)/rrtcp.o $(OBJS)
 
 # Build and runtime packages on Debian; installed through apt when missing.
 DEB_PKGS = gcc make pkg-config libcjson-dev libyaml-dev libcriterion-dev \
-	   php-cli python3 python3-pytest mandoc
+	   php-cli python3 python3-pytest python3-prometheus-client mandoc
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

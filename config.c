@@ -246,6 +246,91 @@ walk_rpc(struct loader *ld, const struct node *map)
 		value_addr_clear(&a);
 }
 
+/*
+ * status.address / metrics.address: host:port (RR's status and metrics
+ * plugins listen on TCP only).  Fills *addr, *host and *port, or reports.
+ */
+static void
+observe_addr(struct loader *ld, const char *sect, const struct field *f,
+    char **addr, char **host, char **port)
+{
+	struct addr a;
+
+	if (value_str(ld, "address", f->f_val, addr) != 0)
+		return;
+	if (value_addr(ld, "address", *addr, f->f_val->n_line, &a) == -1)
+		return;
+	if (a.is_unix)
+		diag(ld, CONFIG_ERROR, f->f_val->n_line, "address: %s listens "
+		    "on TCP only (host:port)", sect);
+	else if ((*host = diag_strdup(ld, a.host ? a.host : "")) != NULL)
+		*port = diag_strdup(ld, a.port);
+	value_addr_clear(&a);
+}
+
+/* RR's status plugin: /health and /ready (status.c). */
+static void
+walk_status(struct loader *ld, const struct field *sect)
+{
+	const struct node *map = sect->f_val;
+	enum { S_ADDRESS, S_CODE, S_N };
+	struct field f[S_N] = {
+		[S_ADDRESS] = { "address", NULL, NULL },
+		[S_CODE] = { "unavailable_status_code", NULL, NULL },
+	};
+	struct rr_config *cfg = ld->cfg;
+	uint64_t v;
+
+	cfg->status_unavailable_code = 503;
+	if (sect->f_key == NULL || value_need_map(ld, "status", map) == -1)
+		return;
+	if (!node_is_null(map))
+		keys_match(ld, map, "status", f, S_N);
+	if (node_is_null(f[S_ADDRESS].f_val)) {
+		diag(ld, CONFIG_ERROR, sect->f_key->n_line, "status: address is "
+		    "required (host:port)");
+		return;
+	}
+	observe_addr(ld, "status", &f[S_ADDRESS], &cfg->status_addr,
+	    &cfg->status_host, &cfg->status_port);
+	if (value_uint(ld, "unavailable_status_code", f[S_CODE].f_val, 599,
+	    &v) == 0) {
+		if (v < 100)
+			diag(ld, CONFIG_ERROR, f[S_CODE].f_val->n_line,
+			    "unavailable_status_code: %llu is not an HTTP "
+			    "status (100 to 599)", (unsigned long long)v);
+		cfg->status_unavailable_code = (int)v;
+	}
+}
+
+/* RR's metrics plugin: GET /metrics (metrics.c). */
+static void
+walk_metrics(struct loader *ld, const struct field *sect)
+{
+	const struct node *map = sect->f_val;
+	enum { M_ADDRESS, M_COLLECT, M_N };
+	struct field f[M_N] = {
+		[M_ADDRESS] = { "address", NULL, NULL },
+		[M_COLLECT] = { "collect", NULL, NULL },
+	};
+	struct rr_config *cfg = ld->cfg;
+
+	if (sect->f_key == NULL || value_need_map(ld, "metrics", map) == -1)
+		return;
+	if (!node_is_null(map))
+		keys_match(ld, map, "metrics", f, M_N);
+	if (f[M_COLLECT].f_val != NULL)
+		diag(ld, CONFIG_WARN, f[M_COLLECT].f_val->n_line, "collect: "
+		    "application metrics are not supported by rrtcp; ignored");
+	if (node_is_null(f[M_ADDRESS].f_val)) {
+		diag(ld, CONFIG_ERROR, sect->f_key->n_line, "metrics: address is "
+		    "required (host:port)");
+		return;
+	}
+	observe_addr(ld, "metrics", &f[M_ADDRESS], &cfg->metrics_addr,
+	    &cfg->metrics_host, &cfg->metrics_port);
+}
+
 static void
 walk_logs(struct loader *ld, const struct node *map)
 {
@@ -671,13 +756,16 @@ walk_tcp(struct loader *ld, const struct node *map)
 static void
 walk_top(struct loader *ld, const struct node *root)
 {
-	enum { K_VERSION, K_SERVER, K_TCP, K_RPC, K_LOGS, K_N };
+	enum { K_VERSION, K_SERVER, K_TCP, K_RPC, K_LOGS, K_STATUS, K_METRICS,
+	    K_N };
 	struct field f[K_N] = {
 		[K_VERSION] = { "version", NULL, NULL },
 		[K_SERVER] = { "server", NULL, NULL },
 		[K_TCP] = { "tcp", NULL, NULL },
 		[K_RPC] = { "rpc", NULL, NULL },
 		[K_LOGS] = { "logs", NULL, NULL },
+		[K_STATUS] = { "status", NULL, NULL },
+		[K_METRICS] = { "metrics", NULL, NULL },
 	};
 	struct rr_config *cfg = ld->cfg;
 	char eb[128];
@@ -705,6 +793,8 @@ walk_top(struct loader *ld, const struct node *root)
 	walk_tcp(ld, f[K_TCP].f_val);
 	walk_rpc(ld, f[K_RPC].f_val);
 	walk_logs(ld, f[K_LOGS].f_val);
+	walk_status(ld, &f[K_STATUS]);
+	walk_metrics(ld, &f[K_METRICS]);
 }
 
 /* ------------------------------------------------------------------------
@@ -891,6 +981,12 @@ config_free(struct rr_config *cfg)
 	free(cfg->workdir);
 	free(cfg->version);
 	free(cfg->rpc_listen);
+	free(cfg->status_addr);
+	free(cfg->status_host);
+	free(cfg->status_port);
+	free(cfg->metrics_addr);
+	free(cfg->metrics_host);
+	free(cfg->metrics_port);
 	free(cfg->log_level);
 	free(cfg->log_encoding);
 	free(cfg->log_output);

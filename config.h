@@ -100,6 +100,15 @@ struct rr_config {
 					 * clients and RPC peers, default 256 MiB */
 	int		 fence_always;	/* tcp.fence: always (else on_stray) */
 
+	/* status: and metrics: (RR's plugins; NULL address = section absent) */
+	char		*status_addr;	/* status.address, host:port */
+	char		*status_host;	/* its parts, for listening */
+	char		*status_port;
+	int		 status_unavailable_code; /* default 503 */
+	char		*metrics_addr;	/* metrics.address, host:port */
+	char		*metrics_host;
+	char		*metrics_port;
+
 	/* logs: (RR's section) */
 	char		*log_level;	/* logs.level: debug|info|warn|error, default info */
 	char		*log_encoding;	/* logs.encoding: console|json, default console (logfmt) */

@@ -142,6 +142,17 @@ config_dump(const struct rr_config *cfg, FILE *fp)
 		fprintf(fp, "# rpc: not configured (no RPC server, no "
 		    "RR_RPC)\n");
 
+	if (cfg->status_addr != NULL) {
+		fprintf(fp, "status:\n");
+		dump_kv_str(fp, "  ", "address", cfg->status_addr);
+		fprintf(fp, "  unavailable_status_code: %d\n",
+		    cfg->status_unavailable_code);
+	}
+	if (cfg->metrics_addr != NULL) {
+		fprintf(fp, "metrics:\n");
+		dump_kv_str(fp, "  ", "address", cfg->metrics_addr);
+	}
+
 	fprintf(fp, "logs:\n");
 	dump_kv_str(fp, "  ", "level", cfg->log_level);
 	dump_kv_str(fp, "  ", "encoding", cfg->log_encoding);

@@ -33,7 +33,9 @@ static const char *const known_paths[] = {
 	"server.group", "server.relay", "server.relay_timeout",
 	"server.on_init", "rpc.listen", "rpc.max_connections",
 	"rpc.max_frame_size", "rpc.read_timeout", "logs.level", "logs.encoding",
-	"logs.output", "logs.mode", "tcp.servers", "tcp.servers.<name>.addr",
+	"logs.output", "logs.mode", "status.address",
+	"status.unavailable_status_code", "metrics.address", "metrics.collect",
+	"tcp.servers", "tcp.servers.<name>.addr",
 	"tcp.servers.<name>.delimiter", "tcp.servers.<name>.max_message_size",
 	"tcp.servers.<name>.idle_timeout", "tcp.servers.<name>.write_timeout",
 	"tcp.servers.<name>.max_output_buffer",
@@ -63,8 +65,8 @@ static const char *const other_plugins[] = {
 	"amqp", "app_logger", "beanstalk", "boltdb", "broadcast",
 	"centrifuge", "config", "endure", "fileserver", "gps", "grpc",
 	"headers", "http", "informer", "jobs", "kafka", "kv", "lock", "locks",
-	"memcached", "memory", "metrics", "nats", "otel", "redis", "reload",
-	"resetter", "service", "sqs", "static", "status", "temporal",
+	"memcached", "memory", "nats", "otel", "redis", "reload",
+	"resetter", "service", "sqs", "static", "temporal",
 	"websockets",
 };
 

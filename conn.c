@@ -75,6 +75,14 @@ cfg_of(const struct rr_conn *c)
 	return c->c_set->cs_cfg;
 }
 
+/* c's server's counters on this reactor, or NULL when not counted. */
+static struct stats_server *
+srv_stats(const struct rr_conn *c)
+{
+	return stats_srv(c->c_set->cs_stats,
+	    (size_t)(c->c_srv - cfg_of(c)->servers));
+}
+
 /* The one way a connection's state changes. */
 static void
 set_state(struct rr_conn *c, enum conn_state to)
@@ -125,11 +133,16 @@ conn_account(struct rr_conn *c)
 
 /* Closes the socket; a reply not wholly sent resets the connection. */
 static void
-close_socket(struct rr_conn *c, int level, const char *reason)
+close_socket(struct rr_conn *c, enum stats_close class, int level,
+    const char *reason)
 {
 	char q[LOG_QMAX], extra[64] = "";
 	size_t unsent = buf_len(&c->c_out);
 	int pid = relay_worker_pid(&c->c_x);
+	struct stats_server *ss = srv_stats(c);
+
+	if (ss != NULL)
+		stats_add(&ss->ss_closed[class], 1);
 
 	if (unsent > 0) {
 		/* The client must not take a cut reply for a whole one. */
@@ -157,25 +170,28 @@ close_socket(struct rr_conn *c, int level, const char *reason)
 }
 
 void
-conn_close(struct rr_conn *c, int level, const char *reason)
+conn_close(struct rr_conn *c, enum stats_close class, int level,
+    const char *reason)
 {
 	if (c->c_state != CONN_OPEN && c->c_state != CONN_FLUSHING)
 		return;
-	close_socket(c, level, reason);
+	close_socket(c, class, level, reason);
 	if (c->c_slot == SLOT_FREE)
 		conn_dispatch(c, CEV_CLOSE);
 }
 
 /* No more events from this client: close once the output is out. */
 static void
-conn_end(struct rr_conn *c, int level, const char *reason)
+conn_end(struct rr_conn *c, enum stats_close class, int level,
+    const char *reason)
 {
 	if (buf_len(&c->c_out) == 0 || c->c_state != CONN_OPEN ||
 	    (c->c_end_reason = strdup(reason)) == NULL) {
-		conn_close(c, level, reason);
+		conn_close(c, class, level, reason);
 		return;
 	}
 	c->c_end_level = level;
+	c->c_end_class = class;
 	set_state(c, CONN_FLUSHING);
 }
 
@@ -187,6 +203,7 @@ conn_send(struct rr_conn *c, const uint8_t *p, size_t n)
 {
 	int err;
 	size_t sent = net_send(c->c_io.fd, p, n, &err);
+	struct stats_server *ss;
 
 	if (err != 0) {
 		char why[96];
@@ -194,8 +211,10 @@ conn_send(struct rr_conn *c, const uint8_t *p, size_t n)
 		snprintf(why, sizeof(why), "write: %s", strerror(err));
 		/* What is left cannot reach this client anyway. */
 		buf_free(&c->c_out);
-		conn_close(c, LOG_DEBUG, why);
+		conn_close(c, STATS_CLOSE_CLIENT, LOG_DEBUG, why);
 	}
+	if (sent > 0 && (ss = srv_stats(c)) != NULL)
+		stats_add(&ss->ss_bytes_out, sent);
 	return sent;
 }
 
@@ -227,7 +246,7 @@ conn_write(struct rr_conn *c, const uint8_t *p, size_t n)
 
 		snprintf(why, sizeof(why), "max_output_buffer exceeded (%zu "
 		    "bytes)", c->c_srv->max_output_buffer);
-		conn_close(c, LOG_WARN, why);
+		conn_close(c, STATS_CLOSE_LIMIT, LOG_WARN, why);
 		return;
 	}
 	conn_account(c);
@@ -254,7 +273,7 @@ conn_flush(struct rr_conn *c)
 		char *why = c->c_end_reason;
 
 		c->c_end_reason = NULL;
-		conn_close(c, c->c_end_level, why);
+		conn_close(c, c->c_end_class, c->c_end_level, why);
 		free(why);
 	}
 }
@@ -281,6 +300,10 @@ conn_read(struct rr_conn *c)
 		n = read(c->c_io.fd, buf_wptr(&c->c_in), want);
 	while (n == -1 && errno == EINTR);
 	if (n > 0) {
+		struct stats_server *ss = srv_stats(c);
+
+		if (ss != NULL)
+			stats_add(&ss->ss_bytes_in, (uint64_t)n);
 		c->c_in.wpos += (size_t)n;
 		c->c_last_in = ev_now(c->c_set->cs_loop);
 		/* A short read emptied the socket: the next byte raises a new
@@ -357,7 +380,8 @@ conn_advance(struct rr_conn *c)
 		/* Shutting down: no new event, not even for a message that
 		 * was read already; the event in flight has finished. */
 		if (c->c_set->cs_draining) {
-			conn_end(c, LOG_INFO, "server shutting down");
+			conn_end(c, STATS_CLOSE_SHUTDOWN, LOG_INFO,
+			    "server shutting down");
 			return;
 		}
 		if (conn_find_message(c)) {
@@ -369,7 +393,7 @@ conn_advance(struct rr_conn *c)
 			    "max_message_size (%zu bytes) without a delimiter",
 			    c->c_srv->max_message_size);
 			buf_free(&c->c_in);
-			conn_close(c, LOG_WARN, why);
+			conn_close(c, STATS_CLOSE_LIMIT, LOG_WARN, why);
 			return;
 		}
 		if (c->c_eof) {
@@ -379,7 +403,8 @@ conn_advance(struct rr_conn *c)
 				conn_dispatch(c, CEV_DATA);
 				return;
 			}
-			conn_end(c, LOG_DEBUG, "client closed");
+			conn_end(c, STATS_CLOSE_CLIENT, LOG_DEBUG,
+			    "client closed");
 			return;
 		}
 		if (!c->c_readable)
@@ -398,14 +423,15 @@ conn_advance(struct rr_conn *c)
 		}
 		if (n == -3) {
 			buf_free(&c->c_in);
-			conn_close(c, LOG_WARN, "out of memory");
+			conn_close(c, STATS_CLOSE_ERROR, LOG_WARN,
+			    "out of memory");
 			return;
 		}
 		snprintf(why, sizeof(why), "read: %s", strerror(errno));
 		/* A reset is the client's business: debug, like any
 		 * per-connection event. */
 		buf_free(&c->c_out);
-		conn_close(c, LOG_DEBUG, why);
+		conn_close(c, STATS_CLOSE_CLIENT, LOG_DEBUG, why);
 		return;
 	}
 }
@@ -470,10 +496,13 @@ conn_next(struct rr_conn *c)
 
 /* The event could not run or failed: the connection goes with it. */
 static void
-event_failed(struct rr_conn *c, const char *reason)
+event_failed(struct rr_conn *c, enum stats_fail class, const char *reason)
 {
 	char q[LOG_QMAX];
+	struct stats_server *ss = srv_stats(c);
 
+	if (ss != NULL)
+		stats_add(&ss->ss_failed[class], 1);
 	if (c->c_event == CEV_CLOSE) {
 		log_info("CLOSE event not delivered", "conn=%llu reason=%s",
 		    cid(c), log_q(q, sizeof(q), reason, strlen(reason)));
@@ -484,7 +513,7 @@ event_failed(struct rr_conn *c, const char *reason)
 	/* The message that failed is dropped with the connection; replies
 	 * to earlier ones still go out first. */
 	event_over(c);
-	conn_end(c, LOG_WARN, reason);
+	conn_end(c, STATS_CLOSE_FAILED, LOG_WARN, reason);
 	conn_next(c);
 }
 
@@ -502,10 +531,12 @@ on_reply(struct rr_conn *c, const struct relay_result *res)
 	case REPLY_WRITECLOSE:
 		conn_write(c, res->body, res->len);
 		if (c->c_state == CONN_OPEN)
-			conn_end(c, LOG_DEBUG, "WRITECLOSE");
+			conn_end(c, STATS_CLOSE_WORKER, LOG_DEBUG,
+			    "WRITECLOSE");
 		break;
 	case REPLY_CLOSE:
-		conn_close(c, LOG_DEBUG, "worker answered CLOSE");
+		conn_close(c, STATS_CLOSE_WORKER, LOG_DEBUG,
+		    "worker answered CLOSE");
 		break;
 	}
 }
@@ -515,7 +546,10 @@ static void
 on_event_done(struct relay_xchg *x, const struct relay_result *res)
 {
 	struct rr_conn *c = CONN_OF(x, c_x);
+	struct stats_server *ss = srv_stats(c);
 
+	if (ss != NULL)
+		stats_observe(&ss->ss_exec, stats_now_ns() - c->c_t0);
 	switch (res->outcome) {
 	case RELAY_REPLY:
 		/* Before the client can see the answer and send again (RR
@@ -531,14 +565,17 @@ on_event_done(struct relay_xchg *x, const struct relay_result *res)
 		conn_next(c);
 		return;
 	case RELAY_FAILED:
-		event_failed(c, res->reason);
+		event_failed(c, res->fail == RELAY_FAIL_ERROR ?
+		    STATS_FAIL_WORKER_ERROR : res->fail == RELAY_FAIL_TIMEOUT ?
+		    STATS_FAIL_TIMEOUT : STATS_FAIL_WORKER_FAILED, res->reason);
 		return;
 	case RELAY_RETRY:
 		/* RR re-runs forever; a worker that stops on this very event
 		 * would cycle the whole pool.  Three tries, then it fails. */
 		c->c_slot = SLOT_FREE;
 		if (++c->c_retries > CONN_MAX_RETRIES) {
-			event_failed(c, "every worker asked to stop on this "
+			event_failed(c, STATS_FAIL_RETRIES, "every worker "
+			    "asked to stop on this "
 			    "event (tried " CONN_MAX_RETRIES_STR " times)");
 			return;
 		}
@@ -567,17 +604,25 @@ conn_start(struct rr_conn *c, struct rr_worker *w)
 		    "exec_ttl",
 		.fence_always = cfg->fence_always,
 	};
+	struct stats_server *ss = srv_stats(c);
+	int64_t t = ss != NULL ? stats_now_ns() : 0;
 	int rc;
 
 	c->c_slot = SLOT_RUNNING;
 	c->c_x.x_conn = c->c_id;
 	rc = relay_start(&c->c_x, c->c_set->cs_loop, w, &rq, on_event_done);
-	if (rc == 0)
+	if (rc == 0) {
+		if (ss != NULL) {
+			stats_observe(&ss->ss_wait, t - c->c_t0);
+			c->c_t0 = t;
+		}
 		return;
+	}
 	c->c_slot = SLOT_WAITING;
 	if (rc == -2 || rc == -3) {
 		sched_handoff(c->c_set->cs_sched, w);
-		event_failed(c, rc == -2 ? "message too large to frame" :
+		event_failed(c, STATS_FAIL_ERROR, rc == -2 ?
+		    "message too large to frame" :
 		    "out of memory for the request");
 		return;
 	}
@@ -599,13 +644,14 @@ on_worker_granted(struct sched_waiter *wt, struct rr_worker *w)
 	snprintf(why, sizeof(why), "no free worker within allocate_timeout "
 	    "(%lldms) for %s", (long long)cfg_of(c)->pool.allocate_timeout_ms,
 	    conn_event_str(c->c_event));
-	event_failed(c, why);
+	event_failed(c, STATS_FAIL_NO_WORKER, why);
 }
 
 static void
 conn_dispatch(struct rr_conn *c, enum conn_event ev)
 {
 	const struct rr_config *cfg = cfg_of(c);
+	struct stats_server *ss;
 
 	if (ev == CEV_CLOSE)
 		set_state(c, CONN_CLOSING);
@@ -617,13 +663,19 @@ conn_dispatch(struct rr_conn *c, enum conn_event ev)
 		    cfg->pool.max_queue_size) {
 			atomic_fetch_sub(&events_in_progress, 1);
 			c->c_event = ev;
-			event_failed(c, "max_queue_size reached");
+			event_failed(c, STATS_FAIL_QUEUE_FULL,
+			    "max_queue_size reached");
 			return;
 		}
 		c->c_counted = 1;
 	}
 	c->c_event = ev;
 	c->c_slot = SLOT_WAITING;
+	if ((ss = srv_stats(c)) != NULL) {
+		if (c->c_retries == 0)
+			stats_add(&ss->ss_events[ev - CEV_CONNECTED], 1);
+		c->c_t0 = stats_now_ns();
+	}
 	sched_request(c->c_set->cs_sched, &c->c_waiter, on_worker_granted,
 	    cfg->pool.allocate_timeout_ms);
 }
@@ -639,6 +691,7 @@ conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
 	size_t cap = 96 + NET_ADDRSTRLEN + NET_UUIDLEN +
 	    JSON_QUOTED_MAX(strlen(srv->name)), len;
 	struct rr_conn *c;
+	struct stats_server *st;
 	int one = 1;
 
 	if ((c = calloc(1, sizeof(*c) + cap)) == NULL) {
@@ -675,6 +728,8 @@ conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
 	atomic_fetch_add_explicit(&conn_count, 1, memory_order_relaxed);
 	TAILQ_INSERT_TAIL(&cs->cs_conns, c, c_link);
 	cs->cs_nconns++;
+	if ((st = srv_stats(c)) != NULL)
+		stats_add(&st->ss_accepted, 1);
 	log_debug("connection accepted", "conn=%llu server=%s remote=%s uuid=%s",
 	    cid(c), srv->name, addr, uuid);
 	/* Not readable yet: registering reports bytes that are already there,
@@ -704,7 +759,7 @@ shed(struct conn_set *cs)
 		snprintf(why, sizeof(why), "tcp.max_buffer_memory (%zu bytes) "
 		    "reached; this connection held %zu", mem_limit(),
 		    big->c_mem);
-		conn_close(big, LOG_WARN, why);
+		conn_close(big, STATS_CLOSE_LIMIT, LOG_WARN, why);
 	}
 }
 
@@ -732,6 +787,7 @@ on_tick(struct ev *loop, struct ev_timer *t)
 	struct conn_set *cs = t->arg;
 	int64_t now = ev_now(loop);
 	struct rr_conn *c, *next;
+	uint64_t pending = 0;
 	char why[96];
 
 	for (c = TAILQ_FIRST(&cs->cs_conns); c != NULL; c = next) {
@@ -745,16 +801,18 @@ on_tick(struct ev *loop, struct ev_timer *t)
 			snprintf(why, sizeof(why), "write_timeout (%lldms): the "
 			    "client takes no output", (long long)
 			    s->write_timeout_ms);
-			conn_close(c, LOG_INFO, why);
+			conn_close(c, STATS_CLOSE_TIMEOUT, LOG_INFO, why);
 		} else if (s->idle_timeout_ms > 0 && c->c_state == CONN_OPEN &&
 		    c->c_slot == SLOT_FREE &&
 		    now - c->c_last_in >= s->idle_timeout_ms) {
 			snprintf(why, sizeof(why), "idle_timeout (%lldms): no "
 			    "bytes from the client", (long long)
 			    s->idle_timeout_ms);
-			conn_end(c, LOG_INFO, why);
+			conn_end(c, STATS_CLOSE_TIMEOUT, LOG_INFO, why);
 		}
+		pending += buf_len(&c->c_out);
 	}
+	stats_heartbeat(cs->cs_stats, now, pending);
 	if (mem_over())
 		shed(cs);
 	ev_timer_arm(loop, t, tick_ms(cs->cs_cfg));
@@ -794,7 +852,8 @@ conn_set_destroy(struct conn_set *cs)
 	while ((c = TAILQ_FIRST(&cs->cs_conns)) != NULL) {
 		/* destroy_timeout is over: say what is lost. */
 		if (conn_has_socket(c))
-			close_socket(c, LOG_WARN, "destroy_timeout reached");
+			close_socket(c, STATS_CLOSE_SHUTDOWN, LOG_WARN,
+			    "destroy_timeout reached");
 		sched_cancel(cs->cs_sched, &c->c_waiter);
 		TAILQ_REMOVE(&cs->cs_conns, c, c_link);
 		conn_free(c);
@@ -833,7 +892,8 @@ conn_set_close_uuid(struct conn_set *cs, const char *uuid)
 			continue;
 		/* An event in flight finishes; its reply goes nowhere and the
 		 * CLOSE event follows (4.8). */
-		conn_close(c, LOG_INFO, "closed by tcp.Close");
+		conn_close(c, STATS_CLOSE_TCP_CLOSE, LOG_INFO,
+		    "closed by tcp.Close");
 		return 1;
 	}
 	return 0;

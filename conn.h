@@ -29,6 +29,7 @@
 #include "ev.h"
 #include "relay.h"
 #include "scheduler.h"
+#include "stats.h"
 #include "tailq.h"
 
 struct ipcount_slot;
@@ -74,6 +75,8 @@ struct rr_conn {
 	struct rr_buf		 c_out;		/* reply bytes the socket did not take */
 	char			*c_end_reason;	/* FLUSHING: why it will close */
 	int			 c_end_level;
+	enum stats_close	 c_end_class;
+	int64_t			 c_t0;		/* ns: dispatched, then started */
 	int64_t			 c_last_in;	/* ms: a client byte or an event's end */
 	int64_t			 c_out_since;	/* ms: c_out last moved or began */
 	struct ipcount_slot	*c_ipslot;	/* max_connections_per_ip */
@@ -100,6 +103,7 @@ struct conn_set {
 	uint64_t		 cs_nconns;	/* accepted, ever */
 	int			 cs_draining;	/* shutting down: no new events */
 	struct ev_timer		 cs_tick;	/* idle_timeout, write_timeout */
+	struct stats		*cs_stats;	/* the reactor's counters, or NULL */
 };
 
 /* Process-wide connection count, checked against tcp.max_connections. */
@@ -125,9 +129,10 @@ void	conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
 	    const struct sockaddr_storage *ss, socklen_t sslen,
 	    struct ipcount_slot *slot);
 
-/* Closes c's socket now for reason (logged at level); the CLOSE event
- * follows once no event is in flight. */
-void	conn_close(struct rr_conn *c, int level, const char *reason);
+/* Closes c's socket now for reason (logged at level, counted as class);
+ * the CLOSE event follows once no event is in flight. */
+void	conn_close(struct rr_conn *c, enum stats_close class, int level,
+	    const char *reason);
 
 const char *conn_event_str(enum conn_event ev);
 const char *conn_state_str(enum conn_state st);

@@ -38,6 +38,7 @@
 #include "config.h"
 #include "log.h"
 #include "ring.h"
+#include "stats.h"
 #include "rpc.h"
 #include "supervisor.h"
 #include "worker.h"
@@ -426,6 +427,10 @@ on_exited(struct worker *w, int was_handshake)
 	if (!w->w_deliberate && !was_handshake)
 		P.failures = w->w_spawned_ms + 2000 > ev_now(P.control) ?
 		    P.failures + 1 : 0;
+	if (!P.stopping)	/* the metrics' worker restarts by reason */
+		stats_worker_restart(was_handshake ? "handshake" :
+		    !w->w_deliberate ? "crash" :
+		    worker_status_str(atomic_load(&w->pub.w_status)));
 	worker_unref(w);	/* the process reference */
 	if (P.stopping) {
 		if (P.live == 0 && P.stopped_cb)

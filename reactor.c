@@ -14,6 +14,7 @@
 #include "ipcount.h"
 #include "log.h"
 #include "net.h"
+#include "stats.h"
 
 #define MAXEVENTS	256
 #define MAX_CLOSE_REQS	4096	/* queued tcp.Close requests per reactor */
@@ -38,6 +39,18 @@ on_listener_resume(struct ev *loop, struct ev_timer *t)
 	l->l_io.fn(loop, &l->l_io, EV_READ);
 }
 
+static void
+count_refused(struct ev *loop, const struct rr_server_conf *srv,
+    enum stats_refuse why)
+{
+	struct rr_reactor *r = ev_data(loop);
+	struct stats_server *ss = stats_srv(r->r_conns.cs_stats,
+	    (size_t)(srv - cfg_of(r)->servers));
+
+	if (ss != NULL)
+		stats_add(&ss->ss_refused[why], 1);
+}
+
 /* One line a second at most: a flood must not flood the log too. */
 static void
 refuse_per_ip(struct ev *loop, const struct rr_server_conf *srv, int fd,
@@ -48,6 +61,8 @@ refuse_per_ip(struct ev *loop, const struct rr_server_conf *srv, int fd,
 	char peer[NET_ADDRSTRLEN];
 
 	close(fd);
+	if (rc == 0)
+		count_refused(loop, srv, STATS_REFUSE_PER_IP);
 	if (atomic_exchange(&last_log, now) + 1000 > now)
 		return;
 	net_format_addr((const struct sockaddr *)ss, sslen, peer, sizeof(peer));
@@ -98,6 +113,7 @@ on_accept(struct ev *loop, struct ev_io *io, uint32_t events)
 				    srv->name, (unsigned long long)
 				    cfg->max_connections);
 			close(fd);
+			count_refused(loop, srv, STATS_REFUSE_MAX_CONN);
 			continue;
 		}
 		if (srv->max_connections_per_ip > 0) {
@@ -219,6 +235,7 @@ reactor_init(struct rr_reactor *r, int id, const struct rr_config *cfg)
 	if (sched_init(&r->r_sched, r->r_loop) == -1)
 		return -1;
 	conn_set_init(&r->r_conns, r->r_loop, &r->r_sched, cfg);
+	r->r_conns.cs_stats = stats_attach(cfg);	/* NULL: not counted */
 	ev_set_before_sleep(r->r_loop, before_sleep, r);
 	ev_set_wake(r->r_loop, on_wake, r);
 	return 0;
@@ -292,6 +309,7 @@ reactor_join(struct rr_reactor *r)
 {
 	pthread_join(r->r_thread, NULL);
 	conn_set_destroy(&r->r_conns);
+	stats_detach(r->r_conns.cs_stats);
 	for (int i = 0; i < r->r_nlisteners; i++)
 		close(r->r_listeners[i].l_io.fd);
 	free(r->r_listeners);

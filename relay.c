@@ -66,7 +66,8 @@ give_up(struct ev *loop, struct rr_worker *w, int status, int kill,
 		pool_retire(w, status, kill, why);
 		x->x_worker = NULL;
 		x->x_done(x, &(struct relay_result){ .outcome = RELAY_FAILED,
-		    .reason = reason });
+		    .fail = status == WS_EXEC_TTL ? RELAY_FAIL_TIMEOUT :
+		    RELAY_FAIL_WORKER, .reason = reason });
 	} else
 		pool_retire(w, status, kill, reason);
 }
@@ -300,7 +301,8 @@ read_answer(struct ev *loop, struct rr_worker *w, uint32_t events)
 		snprintf(why, sizeof(why), "worker error: %.*s",
 		    (int)(f.len > 200 ? 200 : f.len), (const char *)f.payload);
 		answered(loop, w, &(struct relay_result){
-		    .outcome = RELAY_FAILED, .reason = why }, flen);
+		    .outcome = RELAY_FAILED, .fail = RELAY_FAIL_ERROR,
+		    .reason = why }, flen);
 		return;
 	}
 	if (f.byte10 & FRAME_STREAM) {

@@ -35,8 +35,16 @@ enum relay_reply {
 	REPLY_CLOSE		/* CLOSE and any unknown context */
 };
 
+/* What kind of RELAY_FAILED (for the metrics). */
+enum relay_fail {
+	RELAY_FAIL_WORKER,	/* crash, bad frame, closed pipe */
+	RELAY_FAIL_ERROR,	/* the worker answered an error frame */
+	RELAY_FAIL_TIMEOUT	/* the request's ttl passed */
+};
+
 struct relay_result {
 	enum relay_outcome	 outcome;
+	enum relay_fail		 fail;	/* RELAY_FAILED */
 	enum relay_reply	 kind;
 	const uint8_t		*body;	/* RELAY_REPLY: valid during the call */
 	size_t			 len;

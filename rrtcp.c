@@ -33,6 +33,7 @@
 #include "relay.h"
 #include "rpc.h"
 #include "sig.h"
+#include "status.h"
 #include "version.h"
 #include "cli.h"
 
@@ -818,6 +819,8 @@ cmd_serve(int argc, char **argv)
 		    strerror(errno));
 	open_listeners();
 	start_rpc();
+	if (status_start(S.control, S.cfg, err, sizeof(err)) == -1)
+		fatalx(1, "%s", err);
 	if (pool_start(S.control, S.cfg, relay_on_worker_io, on_pool_ready,
 	    err, sizeof(err)) == -1) {
 		char q[LOG_QMAX];
@@ -830,6 +833,7 @@ cmd_serve(int argc, char **argv)
 		write_pidfile();
 	tell_manager(NULL);
 	ev_run(S.control);
+	status_stop();
 	if (S.pidfile)
 		unlink(PIDFILE);
 	rpc_close();

@@ -868,7 +868,7 @@ Test(config, other_plugins_sections_are_ignored_with_one_info_line)
 	    cap.buf);
 	cr_assert_eq(cap.n[CONFIG_INFO], 1, "%s", cap.buf);
 	HAS("I rrtcp.yaml: ignoring sections of other RoadRunner plugins: "
-	    "http, jobs, kv, grpc, metrics, temporal, service, centrifuge, "
+	    "http, jobs, kv, grpc, temporal, service, centrifuge, "
 	    "my_custom_plugin");
 	config_free(c);
 }

@@ -567,7 +567,8 @@ Test(conn, conn_close_while_an_event_runs_defers_close_until_it_reports)
 	cr_assert_not_null(c = conn_of(&cl));
 	cr_assert_eq(c->c_slot, SLOT_RUNNING);
 
-	conn_close(c, LOG_INFO, "closed by the test");
+	conn_close(c, STATS_CLOSE_TCP_CLOSE, LOG_INFO,
+	    "closed by the test");
 	cli_read_to_end(&cl);
 	cr_assert_eq(cl.len, 0);
 	cr_assert_eq(log_lines("connection closed", "reason=\"closed by the "
