@@ -51,6 +51,8 @@
 #define ERR_BUDGET	65536
 #define ERR_BURST_S	5
 #define ERR_REPORT_MS	1000
+#define ERR_EXIT_BUDGET	(1 << 20)	/* the default pipe-max-size */
+#define ERR_SLOW_MS	10	/* between budgets while lines are dropped */
 
 static struct {
 	struct ev		*control;
@@ -716,11 +718,13 @@ stderr_close(struct worker *w)
 }
 
 /*
- * Reads the worker's stderr, at most budget bytes (0: all of it, for a
- * worker that has exited).  The fd is edge-triggered: when the budget runs
- * out first, no new edge may ever come (the worker blocks on a full pipe),
- * so a 1 ms timer comes back for the rest; the control loop serves its
- * other events and timers in between.
+ * Reads the worker's stderr, at most budget bytes.  The fd is
+ * edge-triggered: when the budget runs out first, no new edge may ever come
+ * (the worker blocks on a full pipe), so a 1 ms timer comes back for the
+ * rest; the control loop serves its other events and timers in between.
+ * While its lines are being dropped, a worker is read once every 10 ms
+ * whatever the edges say: its writes block, and we do not spend our time
+ * reading lines only to drop them.
  */
 static void
 stderr_read(struct worker *w, size_t budget)
@@ -731,8 +735,11 @@ stderr_read(struct worker *w, size_t budget)
 	for (;;) {
 		ssize_t n;
 
-		if (budget > 0 && total >= budget) {
-			ev_timer_arm(W.control, &w->w_err_more, 1);
+		if (total >= budget) {
+			/* Lines are being dropped: slow the worker down (its
+			 * writes block) rather than spend our time reading. */
+			ev_timer_arm(W.control, &w->w_err_more,
+			    w->w_err_dropped > 0 ? ERR_SLOW_MS : 1);
 			return;
 		}
 		n = read(w->w_err, buf, sizeof(buf));
@@ -763,6 +770,9 @@ stderr_read(struct worker *w, size_t budget)
 			if (w->w_errlen > 0)
 				log_stderr_line(w, w->w_errline, w->w_errlen);
 			w->w_errlen = 0;
+			if (w->w_err_dropped > 0)	/* edges wait */
+				ev_timer_arm(W.control, &w->w_err_more,
+				    ERR_SLOW_MS);
 			return;
 		}
 		/* EOF or error: flush the partial line, stop watching. */
@@ -812,9 +822,17 @@ worker_exited(struct worker *w, int status)
 			handshake_end(w, "exited before answering the pid "
 			    "handshake", 1);
 	}
-	/* It has exited: what is left in the pipe is bounded, read it all. */
-	if (w->w_err != -1)
-		stderr_read(w, 0);
+	/*
+	 * Read what it left in the pipe.  A child of the worker may hold the
+	 * pipe open and keep writing: the read is bounded all the same, and
+	 * the rest goes with the pipe.
+	 */
+	if (w->w_err != -1) {
+		stderr_read(w, ERR_EXIT_BUDGET);
+		if (w->w_err != -1)	/* EOF closes it; a writer may not */
+			stderr_close(w);
+	}
+	report_dropped(w);
 	ev_timer_cancel(W.control, &w->w_timer);
 	worker_set_phase(w, WORKER_EXITED);
 	atomic_store(&w->pub.w_dead, 1);
@@ -831,9 +849,6 @@ worker_exited(struct worker *w, int status)
 		close(w->w_pidfd);
 		w->w_pidfd = -1;
 	}
-	if (w->w_err != -1)
-		stderr_close(w);
-	report_dropped(w);
 	W.hooks.exited(w, was_handshake);
 }
 
