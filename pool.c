@@ -386,6 +386,8 @@ idle_ring_full(struct worker *w)
 static void
 on_handshake(struct worker *w, const char *fail)
 {
+	int streak;
+
 	if (fail != NULL) {
 		P.failures++;
 		if (!P.booted) {
@@ -398,11 +400,8 @@ on_handshake(struct worker *w, const char *fail)
 		spawn_worker();
 		return;
 	}
-	if (P.failures > 0) {
-		/* The streak is over: refill at once, not one per backoff. */
-		P.failures = 0;
-		ev_timer_cancel(P.control, &P.respawn_timer);
-	}
+	streak = P.failures > 0;
+	P.failures = 0;
 	worker_ref(w);		/* the idle ring's reference */
 	if (ring_push(&idle, w) == -1)
 		idle_ring_full(w);
@@ -414,7 +413,11 @@ on_handshake(struct worker *w, const char *fail)
 		P.booted = 1;
 		P.ready_cb(1, NULL);
 	}
-	spawn_worker();
+	if (streak && P.booted) {
+		/* The streak is over: refill at once, not one per backoff. */
+		ev_timer_cancel(P.control, &P.respawn_timer);
+		spawn_worker();
+	}
 }
 
 static void
