@@ -45,7 +45,8 @@
 /*
  * The idle ring holds each live worker at most once.  The pool never grows
  * past POOL_MAX workers (num_workers <= 500 by config, plus AddWorker and
- * the dynamic allocator, both capped here), and a rolling reload at most
+ * the dynamic allocator, both capped by tcp.pool.max_workers, itself at
+ * most POOL_MAX: see pool_max()), and a rolling reload at most
  * doubles that for a while: the ring has room for all of them, with slack.
  */
 #define POOL_MAX	1024
