@@ -44,6 +44,8 @@
 #include "config_yaml.h"
 
 #define MAX_WORKERS	500		/* RoadRunner's num_workers limit */
+#define POOL_MAX_WORKERS 1024		/* tcp.pool.max_workers: the pool's own cap */
+#define DEF_WORKER_LINES 1000		/* logs.worker_lines_per_second */
 #define MAX_SPAWN_RATE	100		/* RoadRunner's spawn_rate limit */
 /*
  * A goridge frame carries its payload length in 32 bits.  A request's
@@ -334,13 +336,14 @@ walk_metrics(struct loader *ld, const struct field *sect)
 static void
 walk_logs(struct loader *ld, const struct node *map)
 {
-	enum { L_LEVEL, L_ENCODING, L_OUTPUT, L_MODE, L_ERR_OUTPUT,
-	    L_LINE_ENDING, L_CHANNELS, L_FILE_LOGGER, L_N };
+	enum { L_LEVEL, L_ENCODING, L_OUTPUT, L_MODE, L_WORKER_LINES,
+	    L_ERR_OUTPUT, L_LINE_ENDING, L_CHANNELS, L_FILE_LOGGER, L_N };
 	struct field f[L_N] = {
 		[L_LEVEL] = { "level", NULL, NULL },
 		[L_ENCODING] = { "encoding", NULL, NULL },
 		[L_OUTPUT] = { "output", NULL, NULL },
 		[L_MODE] = { "mode", NULL, NULL },
+		[L_WORKER_LINES] = { "worker_lines_per_second", NULL, NULL },
 		[L_ERR_OUTPUT] = { "err_output", NULL, NULL },
 		[L_LINE_ENDING] = { "line_ending", NULL, NULL },
 		[L_CHANNELS] = { "channels", NULL, NULL },
@@ -378,6 +381,8 @@ walk_logs(struct loader *ld, const struct node *map)
 	    *cfg->log_output == '\0')
 		diag(ld, CONFIG_ERROR, f[L_OUTPUT].f_val->n_line, "output: "
 		    "expected stderr, stdout or a file path");
+	value_uint(ld, "worker_lines_per_second", f[L_WORKER_LINES].f_val,
+	    UINT32_MAX, &cfg->worker_lines);
 	/* logs.mode (development, production, raw) has no rrtcp meaning */
 	for (i = L_ERR_OUTPUT; i < L_N; i++)
 		if (f[i].f_key != NULL)
@@ -450,12 +455,13 @@ walk_dynamic(struct loader *ld, const struct node *map)
 static void
 walk_pool(struct loader *ld, const struct node *map)
 {
-	enum { P_COMMAND, P_NUM_WORKERS, P_MAX_JOBS, P_MAX_QUEUE,
-	    P_ALLOCATE, P_DESTROY, P_RESET, P_STREAM, P_DEBUG, P_SUPERVISOR,
-	    P_DYNAMIC, P_N };
+	enum { P_COMMAND, P_NUM_WORKERS, P_MAX_WORKERS, P_MAX_JOBS,
+	    P_MAX_QUEUE, P_ALLOCATE, P_DESTROY, P_RESET, P_STREAM, P_DEBUG,
+	    P_SUPERVISOR, P_DYNAMIC, P_N };
 	struct field f[P_N] = {
 		[P_COMMAND] = { "command", NULL, NULL },
 		[P_NUM_WORKERS] = { "num_workers", NULL, NULL },
+		[P_MAX_WORKERS] = { "max_workers", NULL, NULL },
 		[P_MAX_JOBS] = { "max_jobs", NULL, NULL },
 		[P_MAX_QUEUE] = { "max_queue_size", NULL, NULL },
 		[P_ALLOCATE] = { "allocate_timeout", NULL, NULL },
@@ -485,6 +491,13 @@ walk_pool(struct loader *ld, const struct node *map)
 	    &v) == 0) {
 		pool->num_workers = (unsigned)v;
 		ld->num_workers_set = 1;
+	}
+	if (value_uint(ld, "max_workers", f[P_MAX_WORKERS].f_val,
+	    POOL_MAX_WORKERS, &v) == 0) {
+		if (v == 0)
+			diag(ld, CONFIG_ERROR, f[P_MAX_WORKERS].f_val->n_line,
+			    "max_workers: must be at least 1");
+		pool->max_workers = (unsigned)v;
 	}
 	value_uint(ld, "max_jobs", f[P_MAX_JOBS].f_val, UINT64_MAX,
 	    &pool->max_jobs);
@@ -855,6 +868,11 @@ finish(struct loader *ld)
 
 	if (!ld->num_workers_set || cfg->pool.num_workers == 0)
 		cfg->pool.num_workers = (unsigned)ncpu();
+	if (cfg->pool.max_workers > 0 &&
+	    cfg->pool.num_workers > cfg->pool.max_workers)
+		diag(ld, CONFIG_ERROR, LINE_NONE, "tcp.pool.num_workers: %u "
+		    "workers, more than tcp.pool.max_workers (%u)",
+		    cfg->pool.num_workers, cfg->pool.max_workers);
 	if (cfg->reactors == 0) {
 		cfg->reactors = (unsigned)ncpu();
 		if (cfg->reactors > RR_MAX_REACTORS) {
@@ -902,6 +920,7 @@ defaults(struct loader *ld)
 	cfg->pool.destroy_timeout_ms = DEF_POOL_TIMEOUT_MS;
 	cfg->pool.reset_timeout_ms = DEF_POOL_TIMEOUT_MS;
 	cfg->pool.stream_timeout_ms = DEF_POOL_TIMEOUT_MS;
+	cfg->pool.max_workers = POOL_MAX_WORKERS;
 	cfg->pool.supervisor.watch_tick_ms = DEF_WATCH_TICK_MS;
 	cfg->pool.dynamic.max_workers = DEF_DYN_MAX_WORKERS;
 	cfg->pool.dynamic.spawn_rate = DEF_DYN_SPAWN_RATE;
@@ -910,6 +929,7 @@ defaults(struct loader *ld)
 	cfg->log_level = diag_strdup(ld, "info");
 	cfg->log_encoding = diag_strdup(ld, "console");
 	cfg->log_output = diag_strdup(ld, "stderr");
+	cfg->worker_lines = DEF_WORKER_LINES;
 	return ld->nerrors ? -1 : 0;
 }
 

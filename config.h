@@ -63,6 +63,7 @@ struct rr_dynamic_conf {
 struct rr_pool_conf {
 	char		**command;	/* argv, NULL-terminated: tcp.pool.command or server.command */
 	unsigned	 num_workers;	/* 0 in YAML -> online CPUs; > 500 is an error */
+	unsigned	 max_workers;	/* cap for AddWorker and dynamic growth, 1..1024 */
 	uint64_t	 max_jobs;	/* 0 = unlimited */
 	uint64_t	 max_queue_size; /* 0 = unlimited (bounded by max_connections) */
 	int64_t		 allocate_timeout_ms;	/* default 60s */
@@ -113,6 +114,9 @@ struct rr_config {
 	char		*log_level;	/* logs.level: debug|info|warn|error, default info */
 	char		*log_encoding;	/* logs.encoding: console|json, default console (logfmt) */
 	char		*log_output;	/* logs.output: stderr|stdout|path, default stderr */
+	/* rrtcp extension under logs: */
+	uint64_t	 worker_lines;	/* logs.worker_lines_per_second: stderr lines
+					 * logged per worker, 0 = unlimited, default 1000 */
 };
 
 enum config_level {

@@ -157,6 +157,8 @@ config_dump(const struct rr_config *cfg, FILE *fp)
 	dump_kv_str(fp, "  ", "level", cfg->log_level);
 	dump_kv_str(fp, "  ", "encoding", cfg->log_encoding);
 	dump_kv_str(fp, "  ", "output", cfg->log_output);
+	fprintf(fp, "  worker_lines_per_second: %" PRIu64 "\n",
+	    cfg->worker_lines);
 
 	fprintf(fp, "tcp:\n  servers:\n");
 	for (i = 0; i < cfg->nservers; i++) {
@@ -195,6 +197,7 @@ config_dump(const struct rr_config *cfg, FILE *fp)
 	}
 	fprintf(fp, "]\n");
 	fprintf(fp, "    num_workers: %u\n", p->num_workers);
+	fprintf(fp, "    max_workers: %u\n", p->max_workers);
 	fprintf(fp, "    max_jobs: %" PRIu64 "\n", p->max_jobs);
 	fprintf(fp, "    max_queue_size: %" PRIu64 "\n", p->max_queue_size);
 	dump_kv_dur(fp, "    ", "allocate_timeout", p->allocate_timeout_ms);

@@ -17,6 +17,7 @@
 
 #define MIN_PIPE_WRITE	FRAME_HDR_MIN
 #define WBUF_KEEP	65536	/* tail room kept between requests */
+#define RBUF_KEEP	65536	/* read buffer kept between answers */
 
 struct lease_state *
 lease_state(struct rr_worker *w)
@@ -193,6 +194,13 @@ void
 lease_consume(struct rr_worker *w, size_t n)
 {
 	buf_consume(&w->w_rbuf, n);
+	/*
+	 * A buffer that grew for a large frame goes once it is read, or the
+	 * worker would keep the size of the largest answer it ever carried.
+	 * Small ones stay: worker_read_stdout() starts at 4 KiB and doubles.
+	 */
+	if (buf_len(&w->w_rbuf) == 0 && w->w_rbuf.cap > RBUF_KEEP)
+		buf_free(&w->w_rbuf);
 }
 
 size_t

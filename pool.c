@@ -46,7 +46,8 @@
 /*
  * The idle ring holds each live worker at most once.  The pool never grows
  * past POOL_MAX workers (num_workers <= 500 by config, plus AddWorker and
- * the dynamic allocator, both capped here), and a rolling reload at most
+ * the dynamic allocator, both capped by tcp.pool.max_workers, itself at
+ * most POOL_MAX: see pool_max()), and a rolling reload at most
  * doubles that for a while: the ring has room for all of them, with slack.
  */
 #define POOL_MAX	1024
@@ -72,6 +73,7 @@ static struct {
 	int			 failures;	/* consecutive failed spawns */
 	int			 backoff_done;	/* the backoff timer allowed one spawn */
 	unsigned		 gen;		/* worker generation, bumped by reload */
+	int64_t			 reset_ms;	/* last pool_reset(), INT64_MAX: none */
 	_Atomic int		 dynamic;	/* cfg's, for reactors */
 	struct ev_timer		 respawn_timer;
 	struct ev_timer		 watch_timer;	/* supervisor */
@@ -386,6 +388,8 @@ idle_ring_full(struct worker *w)
 static void
 on_handshake(struct worker *w, const char *fail)
 {
+	int streak;
+
 	if (fail != NULL) {
 		P.failures++;
 		if (!P.booted) {
@@ -398,6 +402,7 @@ on_handshake(struct worker *w, const char *fail)
 		spawn_worker();
 		return;
 	}
+	streak = P.failures > 0;
 	P.failures = 0;
 	worker_ref(w);		/* the idle ring's reference */
 	if (ring_push(&idle, w) == -1)
@@ -409,6 +414,11 @@ on_handshake(struct worker *w, const char *fail)
 	if (!P.booted && P.starting > 0 && --P.starting == 0) {
 		P.booted = 1;
 		P.ready_cb(1, NULL);
+	}
+	if (streak && P.booted) {
+		/* The streak is over: refill at once, not one per backoff. */
+		ev_timer_cancel(P.control, &P.respawn_timer);
+		spawn_worker();
 	}
 }
 
@@ -799,6 +809,7 @@ pool_start(struct ev *control, const struct rr_config *cfg, pool_io_fn *io_fn,
 	P.io_fn = io_fn;
 	P.ready_cb = ready_cb;
 	P.target = (int)cfg->pool.num_workers;
+	P.reset_ms = INT64_MAX;
 	atomic_store(&P.dynamic, cfg->pool.dynamic.enabled);
 	worker_setup(control, &hooks);
 	if (worker_configure(cfg) == -1) {
@@ -907,22 +918,42 @@ pool_reset(const char *why)
 
 	log_info("resetting workers", "reason=%s workers=%d",
 	    log_q(q, sizeof(q), why, strlen(why)), in_service());
-	for (struct worker *w = P.all; w; w = w->w_next)
+	for (struct worker *w = P.all; w; w = w->w_next) {
+		/*
+		 * A worker still in its handshake that the previous reset
+		 * started is already one of the new ones: killing it would
+		 * fail its start, and a burst of resets would never converge.
+		 */
+		if (w->w_phase == WORKER_HANDSHAKE && w->w_gen == P.gen &&
+		    w->w_spawned_ms >= P.reset_ms)
+			continue;
 		take_out_of_service(w, WS_STOPPING, why);
+	}
+	P.reset_ms = ev_now(P.control);
 	sweep_idle_if_due();
 	spawn_worker();
 }
 
-void
-pool_add_worker(void)
+/* tcp.pool.max_workers, never above what the idle ring is sized for. */
+static int
+pool_max(void)
 {
-	if (P.target >= POOL_MAX) {
-		log_warn("worker not added: the pool is at its maximum",
-		    "workers=%d", P.target);
-		return;
+	unsigned m = P.cfg->pool.max_workers;
+
+	return m == 0 || m > POOL_MAX ? POOL_MAX : (int)m;
+}
+
+int
+pool_add_worker(char *err, size_t errlen)
+{
+	if (P.target >= pool_max()) {
+		snprintf(err, errlen, "cannot add a worker: the pool has %d "
+		    "workers, the maximum (tcp.pool.max_workers)", P.target);
+		return -1;
 	}
 	P.target++;
 	spawn_worker();
+	return 0;
 }
 
 void
@@ -1028,7 +1059,7 @@ grow_dynamic(void)
 		return;
 	/* A trigger postpones the shrink. */
 	ev_timer_arm(P.control, &P.shrink_timer, dy->idle_timeout_ms);
-	add = supervisor_grow(dy, P.extra, P.target, POOL_MAX,
+	add = supervisor_grow(dy, P.extra, P.target, pool_max(),
 	    ev_now(P.control), &P.last_burst);
 	if (add <= 0)
 		return;

@@ -108,8 +108,12 @@ void		 pool_reap(void);
 struct rpc_worker_state;
 /* Fills out[] with the workers in service; returns how many. */
 size_t		 pool_snapshot(struct rpc_worker_state *out, size_t max);
-/* informer.AddWorker / RemoveWorker ("can't remove the last worker" is a no-op). */
-void		 pool_add_worker(void);
+/*
+ * informer.AddWorker: 0, or -1 with err set when the pool is at
+ * tcp.pool.max_workers.
+ */
+int		 pool_add_worker(char *err, size_t errlen);
+/* informer.RemoveWorker ("can't remove the last worker" is a no-op). */
 void		 pool_remove_worker(void);
 /* Replaces every worker; events meanwhile wait for the new ones. */
 void		 pool_reset(const char *why);

@@ -456,14 +456,17 @@ m_informer_jobs(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
 
 static int
 m_add_remove(const struct rpc_arg *arg, struct rpc_value *out, char *err,
-    size_t errlen, void (*fn)(void))
+    size_t errlen, int add)
 {
 	if (!want_plugin(arg)) {
 		snprintf(err, errlen, "plugin does not support workers "
 		    "management: %s", arg->is_string ? arg->s : "");
 		return -1;
 	}
-	fn();
+	if (!add)
+		pool_remove_worker();
+	else if (pool_add_worker(err, errlen) == -1)
+		return -1;	/* the caller gets the reason */
 	out->type = RV_BOOL;
 	out->b = 0;	/* what RR replies */
 	return 0;
@@ -473,14 +476,14 @@ static int
 m_add_worker(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
     char *err, size_t errlen)
 {
-	return m_add_remove(arg, out, err, errlen, pool_add_worker);
+	return m_add_remove(arg, out, err, errlen, 1);
 }
 
 static int
 m_remove_worker(void *ctx, const struct rpc_arg *arg, struct rpc_value *out,
     char *err, size_t errlen)
 {
-	return m_add_remove(arg, out, err, errlen, pool_remove_worker);
+	return m_add_remove(arg, out, err, errlen, 0);
 }
 
 static int

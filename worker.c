@@ -42,6 +42,18 @@
 
 #define STOP_PAYLOAD	"{\"stop\":true}"
 
+/*
+ * One worker's stderr may not hold the control loop: each wake-up reads at
+ * most ERR_BUDGET bytes of it, and logs at most logs.worker_lines_per_second
+ * lines a second of it on average, in bursts of up to ERR_BURST_S seconds'
+ * worth; the rest is counted and reported once a second.
+ */
+#define ERR_BUDGET	65536
+#define ERR_BURST_S	5
+#define ERR_REPORT_MS	1000
+#define ERR_EXIT_BUDGET	(1 << 20)	/* the default pipe-max-size */
+#define ERR_SLOW_MS	10	/* between budgets while lines are dropped */
+
 static struct {
 	struct ev		*control;
 	struct worker_hooks	 hooks;
@@ -269,6 +281,8 @@ pool_max_frame(void)
 /* --- spawning ------------------------------------------------------------- */
 
 static void	on_stderr(struct ev *loop, struct ev_io *io, uint32_t ev);
+static void	on_stderr_more(struct ev *loop, struct ev_timer *t);
+static void	on_stderr_report(struct ev *loop, struct ev_timer *t);
 static void	on_pidfd(struct ev *loop, struct ev_io *io, uint32_t ev);
 static void	on_worker_timer(struct ev *loop, struct ev_timer *t);
 
@@ -315,6 +329,9 @@ worker_alloc(void)
 	w->w_retire = RETIRE_NONE;
 	w->w_kill_idle = 0;
 	w->w_errlen = 0;
+	ev_timer_init(&w->w_err_more, on_stderr_more, w);
+	ev_timer_init(&w->w_err_report, on_stderr_report, w);
+	w->w_err_dropped = 0;
 	w->w_reason[0] = '\0';
 	w->w_next = w->w_inbox_next = NULL;
 	memset(&w->pub.w_rbuf, 0, sizeof(w->pub.w_rbuf));
@@ -410,6 +427,8 @@ worker_spawn(unsigned gen, char *why, size_t whylen)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	w->w_created_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 	w->w_spawned_ms = ev_now(W.control);
+	w->w_err_refill_ms = w->w_spawned_ms;
+	w->w_err_tokens = (int64_t)cfg->worker_lines * ERR_BURST_S * 1000;
 	w->w_max_execs = jittered_max_jobs(cfg->pool.max_jobs);
 	worker_set_phase(w, WORKER_HANDSHAKE);
 	w->w_gen = gen;
@@ -628,11 +647,58 @@ worker_handshake_io(struct worker *w)
 
 /* --- stderr, exit, timers (control loop) ---------------------------------- */
 
+/* Logs the lines dropped since the last report, if any. */
+static void
+report_dropped(struct worker *w)
+{
+	ev_timer_cancel(W.control, &w->w_err_report);
+	if (w->w_err_dropped == 0)
+		return;
+	log_warn("worker output dropped", "worker=%d dropped=%llu "
+	    "lines_per_second=%llu", (int)w->pub.w_pid,
+	    (unsigned long long)w->w_err_dropped,
+	    (unsigned long long)W.cfg->worker_lines);
+	w->w_err_dropped = 0;
+}
+
+static void
+on_stderr_report(struct ev *loop, struct ev_timer *t)
+{
+	report_dropped(t->arg);
+}
+
+/* A token bucket per worker: rate lines a second, ERR_BURST_S s of burst. */
+static int
+line_allowed(struct worker *w)
+{
+	int64_t rate = (int64_t)W.cfg->worker_lines, now = ev_now(W.control);
+	int64_t cap = rate * ERR_BURST_S * 1000;
+
+	if (rate == 0)
+		return 1;
+	if (now > w->w_err_refill_ms) {
+		/* rate lines a second is rate thousandths of a line a ms */
+		w->w_err_tokens += (now - w->w_err_refill_ms) * rate;
+		if (w->w_err_tokens > cap)
+			w->w_err_tokens = cap;
+		w->w_err_refill_ms = now;
+	}
+	if (w->w_err_tokens >= 1000) {
+		w->w_err_tokens -= 1000;
+		return 1;
+	}
+	if (w->w_err_dropped++ == 0)
+		ev_timer_arm(W.control, &w->w_err_report, ERR_REPORT_MS);
+	return 0;
+}
+
 static void
 log_stderr_line(struct worker *w, const char *s, size_t n)
 {
 	char q[LOG_QMAX];
 
+	if (!line_allowed(w))
+		return;
 	while (n > 0 && (s[n - 1] == '\r'))
 		n--;
 	log_info("worker output", "worker=%d line=%s", (int)w->pub.w_pid,
@@ -640,15 +706,45 @@ log_stderr_line(struct worker *w, const char *s, size_t n)
 }
 
 static void
-on_stderr(struct ev *loop, struct ev_io *io, uint32_t events)
+stderr_close(struct worker *w)
 {
-	struct worker *w = io->arg;
+	if (w->w_errlen > 0)
+		log_stderr_line(w, w->w_errline, w->w_errlen);
+	w->w_errlen = 0;
+	ev_timer_cancel(W.control, &w->w_err_more);
+	ev_del(W.control, &w->w_err_io);
+	close(w->w_err);
+	w->w_err = -1;
+}
+
+/*
+ * Reads the worker's stderr, at most budget bytes.  The fd is
+ * edge-triggered: when the budget runs out first, no new edge may ever come
+ * (the worker blocks on a full pipe), so a 1 ms timer comes back for the
+ * rest; the control loop serves its other events and timers in between.
+ * While its lines are being dropped, a worker is read once every 10 ms
+ * whatever the edges say: its writes block, and we do not spend our time
+ * reading lines only to drop them.
+ */
+static void
+stderr_read(struct worker *w, size_t budget)
+{
 	char buf[8192];
+	size_t total = 0;
 
 	for (;;) {
-		ssize_t n = read(w->w_err, buf, sizeof(buf));
+		ssize_t n;
 
+		if (total >= budget) {
+			/* Lines are being dropped: slow the worker down (its
+			 * writes block) rather than spend our time reading. */
+			ev_timer_arm(W.control, &w->w_err_more,
+			    w->w_err_dropped > 0 ? ERR_SLOW_MS : 1);
+			return;
+		}
+		n = read(w->w_err, buf, sizeof(buf));
 		if (n > 0) {
+			total += (size_t)n;
 			for (ssize_t i = 0; i < n; i++) {
 				if (buf[i] == '\n') {
 					log_stderr_line(w, w->w_errline,
@@ -674,17 +770,34 @@ on_stderr(struct ev *loop, struct ev_io *io, uint32_t events)
 			if (w->w_errlen > 0)
 				log_stderr_line(w, w->w_errline, w->w_errlen);
 			w->w_errlen = 0;
+			if (w->w_err_dropped > 0)	/* edges wait */
+				ev_timer_arm(W.control, &w->w_err_more,
+				    ERR_SLOW_MS);
 			return;
 		}
 		/* EOF or error: flush the partial line, stop watching. */
-		if (w->w_errlen > 0)
-			log_stderr_line(w, w->w_errline, w->w_errlen);
-		w->w_errlen = 0;
-		ev_del(W.control, &w->w_err_io);
-		close(w->w_err);
-		w->w_err = -1;
+		stderr_close(w);
 		return;
 	}
+}
+
+static void
+on_stderr(struct ev *loop, struct ev_io *io, uint32_t events)
+{
+	struct worker *w = io->arg;
+
+	/* The timer is coming back anyway; this edge adds nothing. */
+	if (!ev_timer_armed(&w->w_err_more))
+		stderr_read(w, ERR_BUDGET);
+}
+
+static void
+on_stderr_more(struct ev *loop, struct ev_timer *t)
+{
+	struct worker *w = t->arg;
+
+	if (w->w_err != -1)
+		stderr_read(w, ERR_BUDGET);
 }
 
 
@@ -709,8 +822,17 @@ worker_exited(struct worker *w, int status)
 			handshake_end(w, "exited before answering the pid "
 			    "handshake", 1);
 	}
-	if (w->w_err != -1)
-		on_stderr(W.control, &w->w_err_io, EV_READ);
+	/*
+	 * Read what it left in the pipe.  A child of the worker may hold the
+	 * pipe open and keep writing: the read is bounded all the same, and
+	 * the rest goes with the pipe.
+	 */
+	if (w->w_err != -1) {
+		stderr_read(w, ERR_EXIT_BUDGET);
+		if (w->w_err != -1)	/* EOF closes it; a writer may not */
+			stderr_close(w);
+	}
+	report_dropped(w);
 	ev_timer_cancel(W.control, &w->w_timer);
 	worker_set_phase(w, WORKER_EXITED);
 	atomic_store(&w->pub.w_dead, 1);
@@ -726,11 +848,6 @@ worker_exited(struct worker *w, int status)
 		ev_del(W.control, &w->w_pidfd_io);
 		close(w->w_pidfd);
 		w->w_pidfd = -1;
-	}
-	if (w->w_err != -1) {
-		ev_del(W.control, &w->w_err_io);
-		close(w->w_err);
-		w->w_err = -1;
 	}
 	W.hooks.exited(w, was_handshake);
 }

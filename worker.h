@@ -87,6 +87,11 @@ struct worker {
 	struct ev_timer	 w_timer;	/* handshake timeout or kill fallback */
 	char		 w_errline[512]; /* partial stderr line */
 	size_t		 w_errlen;
+	struct ev_timer	 w_err_more;	/* stderr left unread after a budget */
+	struct ev_timer	 w_err_report;	/* reports the lines dropped */
+	int64_t		 w_err_tokens;	/* lines it may log now, in 1/1000 */
+	int64_t		 w_err_refill_ms; /* monotonic, last token refill */
+	uint64_t	 w_err_dropped;	/* lines dropped since the last report */
 	char		 w_reason[160];	/* why it was stopped/killed */
 	struct worker	*w_next;	/* pool's list of workers / free list */
 	struct worker	*w_inbox_next;

@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -861,4 +862,146 @@ Test(pool, worker_reset_between_finish_and_release_is_stopped)
 	run_until(T.control, NULL, 50);
 	cr_assert_eq(open_fds(), fds);
 	assert_ring_holds_the_live_workers(1);
+}
+
+/* --- hardening: stderr floods, failure streaks, resets, the maximum ------- */
+
+static char	*sh_argv[4];
+
+/* setup(), but each worker runs `sh -c script`; "%s" in it is the fake worker. */
+static void
+setup_sh(const char *script, unsigned n)
+{
+	setup("echo", n);
+	sh_argv[0] = (char *)(uintptr_t)"/bin/sh";
+	sh_argv[1] = (char *)(uintptr_t)"-c";
+	cr_assert_neq(asprintf(&sh_argv[2], script, fake_worker()), -1);
+	sh_argv[3] = NULL;
+	T.cfg.pool.command = sh_argv;
+}
+
+/* The sum of the dropped=N counts in the log. */
+static long
+dropped_total(void)
+{
+	char *s = slurp(T.log, NULL), *p = s;
+	long n = 0;
+
+	while ((p = strstr(p, "dropped=")) != NULL) {
+		p += strlen("dropped=");
+		n += strtol(p, &p, 10);
+	}
+	free(s);
+	return n;
+}
+
+static int
+drop_reported(void)
+{
+	return log_lines("msg=\"worker output dropped\"", NULL, NULL) > 0;
+}
+
+Test(pool, stderr_lines_past_the_rate_are_dropped_and_counted)
+{
+	int logged;
+
+	/* 2 lines a second: a burst of 10, then the rest is counted. */
+	setup_sh("i=0; while [ $i -lt 200 ]; do echo spam $i >&2; "
+	    "i=$((i+1)); done; exec %s echo", 1);
+	T.cfg.worker_lines = 2;
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	cr_assert(run_until(T.control, drop_reported, 3000),
+	    "no report of dropped lines");
+	logged = log_lines("msg=\"worker output\"", NULL, NULL);
+	cr_assert(logged >= 10 && logged <= 12, "%d lines logged", logged);
+	cr_assert_eq(log_lines("msg=\"worker output\"", "line=\"spam 0\"",
+	    NULL), 1, "the burst keeps the first lines");
+	/* 200 spam lines and the fake worker's own start line */
+	cr_assert_eq(logged + dropped_total(), 201, "%d logged, %ld dropped",
+	    logged, dropped_total());
+	cr_assert_eq(log_lines("msg=\"worker output dropped\"",
+	    "lines_per_second=2", NULL), 1);
+}
+
+static int	want_started;
+
+static int
+started_enough(void)
+{
+	return log_lines("msg=\"worker started\"", NULL, NULL) >=
+	    want_started;
+}
+
+Test(pool, first_success_after_a_failure_streak_refills_at_once)
+{
+	char flag[128];
+	int64_t t_first;
+
+	setup_sh("test -e \"$FLAG\" || exit 1; exec %s echo", 4);
+	snprintf(flag, sizeof(flag), "%s/flag", T.dir);
+	addenv("FLAG=%s", flag);
+	cr_assert_eq(close(open(flag, O_CREAT | O_WRONLY, 0600)), 0);
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	unlink(flag);
+	pool_reset("test");
+	/* the four of the reset fail, then 800, 1600 ms of backoff */
+	run_until(T.control, NULL, 1500);
+	cr_assert_geq(log_lines("msg=\"worker failed to start\"", NULL, NULL),
+	    5);
+	cr_assert_eq(close(open(flag, O_CREAT | O_WRONLY, 0600)), 0);
+	want_started = 4 + 1;
+	cr_assert(run_until(T.control, started_enough, 8000),
+	    "no worker started after the flag");
+	t_first = ev_clock_ms();
+	want_started = 4 + 4;
+	cr_assert(run_until(T.control, started_enough, 8000),
+	    "the pool did not refill");
+	/* The backoff is 1.6 s or more by now: the three after the first
+	 * do not wait for it. */
+	cr_assert_lt(ev_clock_ms() - t_first, 500, "%lld ms after the first",
+	    (long long)(ev_clock_ms() - t_first));
+	cr_assert_eq(pool_size(), 4);
+}
+
+static int
+two_started_after_resets(void)
+{
+	return log_lines("msg=\"worker started\"", NULL, NULL) >= 2 + 2 &&
+	    pool_size() == 2;
+}
+
+Test(pool, second_reset_leaves_workers_in_their_handshake_alone)
+{
+	setup_sh("sleep 0.5; exec %s echo", 2);
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	pool_reset("first");
+	run_until(T.control, NULL, 100);
+	pool_reset("second");
+	cr_assert(run_until(T.control, two_started_after_resets, 5000),
+	    "the pool did not converge");
+	run_until(T.control, NULL, 200);
+	cr_assert_eq(log_lines("msg=\"worker killed\"", NULL, NULL), 0);
+	cr_assert_eq(log_lines("msg=\"worker failed to start\"", NULL, NULL),
+	    0);
+	cr_assert_eq(log_lines("msg=\"worker started\"", NULL, NULL), 4);
+	cr_assert_eq(pool_idle_count(), 2);
+}
+
+Test(pool, add_worker_past_max_workers_fails_with_a_reason)
+{
+	char err[128] = "";
+
+	setup("echo", 1);
+	T.cfg.pool.max_workers = 2;
+	start();
+	cr_assert_eq(T.ready, 1, "%s", T.reason);
+	cr_assert_eq(pool_add_worker(err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pool_add_worker(err, sizeof(err)), -1);
+	cr_assert_str_eq(err, "cannot add a worker: the pool has 2 workers, "
+	    "the maximum (tcp.pool.max_workers)");
+	run_until(T.control, NULL, 300);
+	cr_assert_eq(pool_size(), 2);
 }
