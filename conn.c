@@ -144,8 +144,11 @@ close_socket(struct rr_conn *c, enum stats_close class, int level,
 	if (ss != NULL)
 		stats_add(&ss->ss_closed[class], 1);
 
-	if (unsent > 0) {
-		/* The client must not take a cut reply for a whole one. */
+	/* The client must not take a cut reply for a whole one: reply bytes
+	 * lost, or the socket dropped under a running event (destroy_timeout),
+	 * end in a reset. */
+	if (unsent > 0 || (class == STATS_CLOSE_SHUTDOWN &&
+	    c->c_slot != SLOT_FREE)) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 		setsockopt(c->c_io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));

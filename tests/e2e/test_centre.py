@@ -178,7 +178,7 @@ def test_big_reply_survives_sigterm_within_destroy_timeout(rr, events):
     lucky."""
     k = 3
     srv = rr(command=BIG_REPLY, pool={"num_workers": k,
-                                      "destroy_timeout": "5s"})
+                                      "destroy_timeout": "%ds" % T(5)})
     socks = [slow_socket(srv.port) for _ in range(k)]
     for s in socks:
         s.sendall(b"BIG %d\r\n" % BIG)
