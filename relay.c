@@ -113,11 +113,11 @@ relay_start(struct relay_xchg *x, struct ev *loop, struct rr_worker *w,
 {
 	struct lease_state *ls = lease_state(w);
 	size_t evlen = strlen(rq->event), ctxlen;
-	uint8_t hdr[FRAME_HDR_MAX];
+	uint8_t hdr[FRAME_HDR_MAX + 1024];	/* and the context, if it fits */
 	struct iovec iov[5];
 	char why[160];
 	uint32_t opt;
-	int rc;
+	int rc, cnt;
 
 	ctxlen = rq->ctxlen + evlen + 2;
 	if (ctxlen + rq->body_len > UINT32_MAX)
@@ -126,12 +126,29 @@ relay_start(struct relay_xchg *x, struct ev *loop, struct rr_worker *w,
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = frame_encode_header(hdr, 0, 0, &opt, 1,
 	    (uint32_t)(ctxlen + rq->body_len));
-	iov[1] = (struct iovec){ (void *)(uintptr_t)rq->ctx, rq->ctxlen };
-	iov[2] = (struct iovec){ (void *)(uintptr_t)rq->event, evlen };
-	iov[3] = (struct iovec){ (void *)(uintptr_t)"\"}", 2 };
-	iov[4] = (struct iovec){ (void *)(uintptr_t)rq->body, rq->body_len };
+	if (iov[0].iov_len + ctxlen <= sizeof(hdr)) {
+		/* Header and context in one piece: a pipe write copies each
+		 * iovec on its own, and this is every event's path. */
+		uint8_t *p = hdr + iov[0].iov_len;
 
-	rc = lease_send(w, loop, iov, rq->body_len ? 5 : 4, why, sizeof(why));
+		memcpy(p, rq->ctx, rq->ctxlen);
+		memcpy(p + rq->ctxlen, rq->event, evlen);
+		memcpy(p + rq->ctxlen + evlen, "\"}", 2);
+		iov[0].iov_len += ctxlen;
+		iov[1] = (struct iovec){ (void *)(uintptr_t)rq->body,
+		    rq->body_len };
+		cnt = rq->body_len ? 2 : 1;
+	} else {
+		iov[1] = (struct iovec){ (void *)(uintptr_t)rq->ctx,
+		    rq->ctxlen };
+		iov[2] = (struct iovec){ (void *)(uintptr_t)rq->event, evlen };
+		iov[3] = (struct iovec){ (void *)(uintptr_t)"\"}", 2 };
+		iov[4] = (struct iovec){ (void *)(uintptr_t)rq->body,
+		    rq->body_len };
+		cnt = rq->body_len ? 5 : 4;
+	}
+
+	rc = lease_send(w, loop, iov, cnt, why, sizeof(why));
 	if (rc == -3)
 		return -3;	/* nothing written; w is untouched */
 	lease_exec_begin(w, ev_now(loop));
