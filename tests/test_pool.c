@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -27,6 +30,7 @@
 
 #include "config.h"
 #include "frame.h"
+#include "lease.h"
 #include "log.h"
 #include "worker.h"
 
@@ -1004,4 +1008,56 @@ Test(pool, add_worker_past_max_workers_fails_with_a_reason)
 	    "the maximum (tcp.pool.max_workers)");
 	run_until(T.control, NULL, 300);
 	cr_assert_eq(pool_size(), 2);
+}
+
+/* --- a request's tail ------------------------------------------------------ */
+
+static size_t
+vm_size(void)
+{
+	char *s = slurp("/proc/self/status", NULL), *p = strstr(s, "VmSize:");
+	size_t kb = p != NULL ? strtoul(p + 7, NULL, 10) : 0;
+
+	free(s);
+	return kb << 10;
+}
+
+/*
+ * Room for the part of a request the pipe does not take is reserved before
+ * a byte is written: without memory for it, lease_send writes nothing and
+ * says so (-3), so the worker never holds half a frame, and its next
+ * request goes through whole.
+ */
+Test(pool, request_tail_without_memory_writes_nothing)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	cr_skip_test("RLIMIT_AS cannot bound a sanitizer's shadow memory");
+#else
+	size_t big = 256u << 20;
+	struct rlimit old, lim;
+	struct rr_worker *w;
+	struct iovec iov;
+	char why[128] = "";
+	void *body;
+	int rc;
+
+	setup("echo", 1);
+	start();
+	cr_assert_not_null(w = lease_new(0));
+	body = mmap(NULL, big, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(body, MAP_FAILED);
+	iov.iov_base = body;
+	iov.iov_len = big;
+	cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+	lim = old;
+	lim.rlim_cur = vm_size() + (64u << 20);
+	cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+	rc = lease_send(w, T.reactor, &iov, 1, why, sizeof(why));
+	cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+	munmap(body, big);
+	cr_assert_eq(rc, -3, "lease_send: %d %s", rc, why);
+	cr_assert_eq(lease_unsent(w), 0);
+	cr_assert_eq(exchange(w, "after\r\n"), 1,
+	    "the worker got part of the refused request");
+#endif
 }
