@@ -63,6 +63,28 @@ def read_all(s, timeout, pace=0.001):
         time.sleep(pace)
 
 
+def burst(srv, count, tag):
+    """count clients at once, each asking one ECHO: every one is served."""
+    results = {}
+
+    def client(k):
+        try:
+            c = Client(srv.port, timeout=T(8))
+            results[k] = c.ask("ECHO %s%d" % (tag, k))
+            c.close()
+        except (AssertionError, OSError) as e:
+            results[k] = "error: %s" % e
+    threads = [threading.Thread(target=client, args=(k,))
+               for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(T(15))
+    bad = {k: v for k, v in results.items() if v != "%s%d" % (tag, k)}
+    assert len(results) == count and not bad, \
+        "clients not served: %r\n%s" % (bad, srv.dump())
+
+
 # --- a) retiring idle workers ------------------------------------------------
 
 
@@ -82,24 +104,7 @@ def test_idle_queue_survives_back_to_back_resets(rr, events):
         srv.signal(signal.SIGUSR2)
         wait_until(lambda: len(srv.worker_pids(mark)) >= n, T(15),
                    what="generation %d of workers" % (i + 1))
-    results = {}
-
-    def client(k):
-        try:
-            c = Client(srv.port, timeout=T(8))
-            results[k] = c.ask("ECHO burst%d" % k)
-            c.close()
-        except (AssertionError, OSError) as e:
-            results[k] = "error: %s" % e
-    threads = [threading.Thread(target=client, args=(k,))
-               for k in range(3 * n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(T(15))
-    bad = {k: v for k, v in results.items() if v != "burst%d" % k}
-    assert len(results) == 3 * n and not bad, \
-        "clients not served: %r\n%s" % (bad, srv.dump())
+    burst(srv, 3 * n, "burst")
     assert not srv.find_lines(r"no free worker"), srv.dump()
     # Retired workers' pipes and pidfds must all be closed again.
     wait_until(lambda: open_fds(pid) <= base + 2, T(5),
@@ -120,24 +125,7 @@ def test_idle_queue_survives_ttl_on_a_quiet_server(rr, events):
     first = set(srv.worker_pids())
     wait_until(lambda: len(set(srv.worker_pids()) - first) >= 3 * n, T(15),
                what="three generations retired by ttl")
-    results = {}
-
-    def client(k):
-        try:
-            c = Client(srv.port, timeout=T(8))
-            results[k] = c.ask("ECHO quiet%d" % k)
-            c.close()
-        except (AssertionError, OSError) as e:
-            results[k] = "error: %s" % e
-    threads = [threading.Thread(target=client, args=(k,))
-               for k in range(3 * n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(T(15))
-    bad = {k: v for k, v in results.items() if v != "quiet%d" % k}
-    assert len(results) == 3 * n and not bad, \
-        "clients not served: %r\n%s" % (bad, srv.dump())
+    burst(srv, 3 * n, "quiet")
     assert not srv.find_lines(r"no free worker"), srv.dump()
     wait_until(lambda: open_fds(pid) <= base + 2, T(5),
                what="descriptors back to %d (now %d)" % (base, open_fds(pid)))
