@@ -134,7 +134,8 @@ def test_max_buffer_memory_bounds_clients_that_do_not_read(rr, events):
     most tcp.max_buffer_memory for them, closes the most expensive ones
     with a reason (each still gets its one CLOSE), and keeps serving."""
     limit = 64 << 20
-    srv = rr(command=BIG_REPLY, pool={"num_workers": 2},
+    srv = rr(command=BIG_REPLY,
+             pool={"num_workers": 4, "allocate_timeout": "%ds" % T(20)},
              tcp_extra={"max_buffer_memory": limit})
     base = rss_kb(srv.proc.pid)
     hogs = []
