@@ -1,6 +1,6 @@
 /*
  * stats.c - the registry of the reactors' counter slots, their sums for the
- * scrape, the worker restarts, and the pool sampler.
+ * scrape, the worker restarts, and the pool sample status.c takes.
  *
  * Threads: a reactor writes only its own slot (stats.h); the registry list
  * and the server names change under reg_mtx, on attach and detach only.  A
@@ -19,8 +19,6 @@
 
 #include "config.h"
 #include "ev.h"
-#include "pool.h"
-#include "rpc.h"
 
 const double stats_bucket_bounds[STATS_NBUCKETS] = {
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -276,50 +274,19 @@ stats_worker_restarts(void (*fn)(void *, const char *, uint64_t), void *arg)
 	}
 }
 
-/* --- the pool sampler (control thread) ------------------------------------- */
+/* --- the pool's sample (status.c takes it on the control thread) ---------- */
 
 static struct stats_pool sample;
-static struct ev	*sample_loop;
-static struct ev_timer	 sample_timer;
 
-static void
-on_sample(struct ev *loop, struct ev_timer *t)
+void
+stats_pool_publish(struct stats_pool *p)
 {
-	size_t max = (size_t)pool_size() + 16, n;
-	struct rpc_worker_state *ws = calloc(max, sizeof(*ws));
-	struct stats_pool p = { .sampled = 1, .at_ms = ev_now(loop) };
-
-	n = ws != NULL ? pool_snapshot(ws, max) : 0;
-	for (size_t i = 0; i < n; i++) {
-		if (ws[i].status >= 0 && ws[i].status < STATS_NSTATES)
-			p.by_state[ws[i].status]++;
-		if (ws[i].status == WS_READY || ws[i].status == WS_WORKING)
-			p.in_service++;
-	}
-	free(ws);
 	pthread_mutex_lock(&wk_mtx);
-	if (p.in_service == 0)
-		p.empty_since_ms = sample.empty_since_ms != 0 ?
-		    sample.empty_since_ms : p.at_ms;
-	sample = p;
+	if (p->in_service == 0)
+		p->empty_since_ms = sample.empty_since_ms != 0 ?
+		    sample.empty_since_ms : p->at_ms;
+	sample = *p;
 	pthread_mutex_unlock(&wk_mtx);
-	ev_timer_arm(loop, t, STATS_SAMPLE_MS);
-}
-
-void
-stats_sampler_start(struct ev *control)
-{
-	sample_loop = control;
-	ev_timer_init(&sample_timer, on_sample, NULL);
-	ev_timer_arm(control, &sample_timer, 0);
-}
-
-void
-stats_sampler_stop(void)
-{
-	if (sample_loop != NULL)
-		ev_timer_cancel(sample_loop, &sample_timer);
-	sample_loop = NULL;
 }
 
 void

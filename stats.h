@@ -183,13 +183,11 @@ void		 stats_worker_restarts(void (*fn)(void *arg, const char *reason,
 		    uint64_t n), void *arg);
 
 /*
- * The pool sampler: a control-loop timer (pool_snapshot is control-thread
- * only) that publishes the workers by state every STATS_SAMPLE_MS.
+ * The workers by state, as the control thread last sampled them (status.c
+ * samples every STATS_SAMPLE_MS: pool_snapshot is control-thread only).
  */
 #define STATS_SAMPLE_MS		500
 #define STATS_NSTATES		16
-void		 stats_sampler_start(struct ev *control);
-void		 stats_sampler_stop(void);
 struct stats_pool {
 	int		 sampled;	/* 0 until the first sample */
 	int64_t		 at_ms;		/* when */
@@ -198,5 +196,7 @@ struct stats_pool {
 	int		 by_state[STATS_NSTATES]; /* enum worker_status */
 };
 void		 stats_pool(struct stats_pool *out);
+/* Stores p as the latest sample (sets its empty_since_ms). */
+void		 stats_pool_publish(struct stats_pool *p);
 
 #endif

@@ -30,6 +30,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
+#include "pool.h"
+#include "rpc.h"
 #include "stats.h"
 
 #define ROUTE_STATUS	0x1
@@ -510,6 +512,46 @@ add_listeners(const char *name, const char *addr, const char *host,
 	return 0;
 }
 
+/* --- the pool sampler (control thread: pool_snapshot is its alone) ----- */
+
+static struct ev	*sample_loop;
+static struct ev_timer	 sample_timer;
+
+static void
+on_sample(struct ev *loop, struct ev_timer *t)
+{
+	size_t max = (size_t)pool_size() + 16, n;
+	struct rpc_worker_state *ws = calloc(max, sizeof(*ws));
+	struct stats_pool p = { .sampled = 1, .at_ms = ev_now(loop) };
+
+	n = ws != NULL ? pool_snapshot(ws, max) : 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ws[i].status >= 0 && ws[i].status < STATS_NSTATES)
+			p.by_state[ws[i].status]++;
+		if (ws[i].status == WS_READY || ws[i].status == WS_WORKING)
+			p.in_service++;
+	}
+	free(ws);
+	stats_pool_publish(&p);
+	ev_timer_arm(loop, t, STATS_SAMPLE_MS);
+}
+
+static void
+sampler_start(struct ev *control)
+{
+	sample_loop = control;
+	ev_timer_init(&sample_timer, on_sample, NULL);
+	ev_timer_arm(control, &sample_timer, 0);
+}
+
+static void
+sampler_stop(void)
+{
+	if (sample_loop != NULL)
+		ev_timer_cancel(sample_loop, &sample_timer);
+	sample_loop = NULL;
+}
+
 int
 status_start(struct ev *control, const struct rr_config *cfg, char *err,
     size_t errlen)
@@ -541,7 +583,7 @@ status_start(struct ev *control, const struct rr_config *cfg, char *err,
 	for (int i = 0; i < H.nls; i++)
 		ev_attach(H.loop, &H.ls[i].l_io, EV_READ);
 	ev_set_wake(H.loop, on_wake, NULL);
-	stats_sampler_start(control);
+	sampler_start(control);
 	if (pthread_create(&H.thread, NULL, status_main, NULL) != 0) {
 		snprintf(err, errlen, "status server: cannot start its thread");
 		return -1;
@@ -559,7 +601,7 @@ status_stop(void)
 {
 	if (H.loop == NULL)
 		return;
-	stats_sampler_stop();
+	sampler_stop();
 	if (H.running) {
 		atomic_store(&H.stop, 1);
 		ev_wake(H.loop);
