@@ -1,5 +1,5 @@
 /*
- * supervisor.h - the pool's periodic judgements (PROTOCOL.md 3.10): which
+ * supervisor.h - the pool's periodic judgements (rrtcp-protocol(7) 3.10): which
  * worker has outlived ttl, idle_ttl or max_worker_memory, how many workers
  * the dynamic allocator adds or removes, and what the informer reports of
  * one worker.  Decisions only, control thread: pool.c owns the timers and
