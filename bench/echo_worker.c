@@ -8,7 +8,10 @@
  *   pid request (CONTROL, {"pid":N})   -> CONTROL {"pid":<getpid()>}
  *   stop command (CONTROL, {"stop":true}) -> exit 0
  *   CONNECTED  -> CONTINUE, or WRITE <greeting> with -g / $ECHO_GREETING
- *   DATA       -> WRITE with the same body
+ *   DATA       -> WRITE with the same body, after sleeping $ECHO_SLEEP_US
+ *                 microseconds (only when the body starts with
+ *                 $ECHO_SLOW_PREFIX, if that is set): a worker blocked on a
+ *                 database call, for the bench's workload cases
  *   CLOSE (and anything else) -> CONTINUE
  *   stream STOP / PONG bits   -> ignored, as PHP does
  *
@@ -17,11 +20,14 @@
  * (rrtcp-protocol(7) 1.6), and rrtcp's reader is cheapest when a whole frame
  * arrives at once.  Errors go to stderr, which rrtcp logs.
  */
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../frame.h"
@@ -34,6 +40,9 @@ static uint8_t	*out;		/* the frame being answered */
 static size_t	 outcap;
 static const char *greeting;	/* sent on CONNECTED when set */
 static size_t	 greetlen;
+static long	 sleep_us;	/* per DATA event, 0 = none */
+static const char *slow_prefix;	/* sleep only on bodies starting so */
+static size_t	 slow_len;
 
 static void
 die(const char *what)
@@ -127,6 +136,23 @@ ctx_event(const uint8_t *ctx, size_t n, const char *tail, size_t k)
 #define EV_DATA		"\"event\":\"DATA\"}"
 #define EV_CONNECTED	"\"event\":\"CONNECTED\"}"
 
+/* Blocks like a worker waiting on a database; signals do not shorten it. */
+static void
+slow_down(const uint8_t *body, size_t bodylen)
+{
+	struct timespec ts;
+
+	if (sleep_us <= 0)
+		return;
+	if (slow_len > 0 && (bodylen < slow_len ||
+	    memcmp(body, slow_prefix, slow_len) != 0))
+		return;
+	ts.tv_sec = sleep_us / 1000000;
+	ts.tv_nsec = sleep_us % 1000000 * 1000;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 static void
 on_data(const struct frame *f)
 {
@@ -141,9 +167,10 @@ on_data(const struct frame *f)
 	ctxlen = f->opts[0];
 	body = ctx + ctxlen;
 	bodylen = f->len - ctxlen;
-	if (ctx_event(ctx, ctxlen, EV_DATA, sizeof(EV_DATA) - 1))
+	if (ctx_event(ctx, ctxlen, EV_DATA, sizeof(EV_DATA) - 1)) {
+		slow_down(body, bodylen);
 		send_frame(0, 1, "WRITE", 5, body, bodylen);
-	else if (greeting != NULL &&
+	} else if (greeting != NULL &&
 	    ctx_event(ctx, ctxlen, EV_CONNECTED, sizeof(EV_CONNECTED) - 1))
 		send_frame(0, 1, "WRITE", 5, greeting, greetlen);
 	else
@@ -153,9 +180,22 @@ on_data(const struct frame *f)
 int
 main(int argc, char **argv)
 {
+	const char *s;
 	int ch;
 
 	greeting = getenv("ECHO_GREETING");
+	if ((s = getenv("ECHO_SLEEP_US")) != NULL)
+		sleep_us = strtol(s, NULL, 10);
+	if ((s = getenv("ECHO_SLOW_PREFIX")) != NULL && *s != '\0') {
+		slow_prefix = s;
+		slow_len = strlen(s);
+	}
+	/*
+	 * The default 50 us timer slack would stretch a 1 ms sleep by up to
+	 * 5 %; the service time is meant to be the one asked for.
+	 */
+	if (sleep_us > 0)
+		(void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	while ((ch = getopt(argc, argv, "g")) != -1) {
 		switch (ch) {
 		case 'g':

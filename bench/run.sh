@@ -15,6 +15,9 @@
 #   CPU_CLI    CPUs of loadgen (default 0)
 #   PORT       first TCP port to use (default 17400)
 #   SKIP_PHP   1 = leave out the PHP cases
+#   CASES      all (default) or workload: only the workload cases (blocking
+#              workers, churn, slow-event mix), tables to build/workload.md
+#   SLOW_US    the workload cases' slow service time in us (default 1000)
 #   RRTCP_BIN_B  A/B mode: only the headline case (100 conns, 64 B, depth 1,
 #              2 reactors, unpinned), alternated ROUNDS times (default 3)
 #              between RRTCP_BIN (A), RRTCP_BIN_B (B) and B with
@@ -43,6 +46,12 @@ EXAMPLE=$BENCH/../conf/worker.php
 
 RAW=$B/raw.txt
 MD=$B/results.md
+CASES=${CASES:-all}
+case $CASES in
+all) ;;
+workload) MD=$B/workload.md ;;
+*) printf 'CASES must be all or workload, not %s\n' "$CASES" >&2; exit 2 ;;
+esac
 SRV_PID=
 SRV_LOG=
 SRV_WORKERS=
@@ -187,6 +196,7 @@ quiet_wait() {
 load() {
 	local label=$1 place=$2 res cli try best= best_other=999 other
 	shift 2
+	LAST_RES=
 	if [ "$place" = split ]; then cli=$CPU_CLI; else cli=$CPU_ALL; fi
 	for try in 1 2; do
 		if [ -z "$SRV_PID" ] || ! kill -0 "$SRV_PID" 2>/dev/null; then
@@ -208,6 +218,7 @@ load() {
 		[ "$other" -le "$NOISY" ] && break
 		log "   (noisy: other ${other}% of a CPU; trying again)"
 	done
+	LAST_RES=$best
 	row "$label" "$place" "$best"
 }
 
@@ -293,6 +304,139 @@ idle_mem() {
 }
 
 # ---------------------------------------------------------------------------
+# workload cases: what users run into.  Shared placement (everything on
+# CPUs CPU_ALL), 64-byte messages, depth 1; the C echo worker made slow with
+# ECHO_SLEEP_US (and ECHO_SLOW_PREFIX: only messages starting with it).
+
+SLOW_US=${SLOW_US:-1000}
+WL_BLOCK=()
+WL_CHURN=()
+WL_MIX=()
+
+# pct RESULT: p50 | p99 | p99.9 | max cells
+pcts() {
+	echo "$(val "$1" p50_us) | $(val "$1" p99_us) | $(val "$1" p999_us) | $(val "$1" max_us)"
+}
+
+# Workers that block SLOW_US per event, like a database call: the rate
+# should reach workers / service time and the tail stay near the median.
+wl_block() {
+	local n=16 c ideal
+	ideal=$((n * 1000000 / SLOW_US))
+	start_rrtcp block-c "$CPU_ALL" "$CW" $n 2 "ECHO_SLEEP_US=$SLOW_US" ||
+	    return 0
+	for c in 100 1000; do
+		load "block-c-$SLOW_US" shared -c $c -s 64 -d 1 || continue
+		WL_BLOCK+=("| $n | $SLOW_US | $c | $(val "$LAST_RES" msgs_per_s) | $ideal | $(ratio "$(val "$LAST_RES" msgs_per_s)" $ideal) | $(pcts "$LAST_RES") | $(val "$LAST_RES" srv_cpu_pct) | $(other_cpu "$LAST_RES") | $(val "$LAST_RES" errors) |")
+	done
+	stop_server
+}
+
+# Churn: connect, one message, reply, close; loadgen's -C counts
+# connections (conns_per_s), and its latency runs from connect() to the reply.
+wl_churn_row() {
+	WL_CHURN+=("| $1 | 10 | $(val "$LAST_RES" conns_per_s) | $(pcts "$LAST_RES") | $(val "$LAST_RES" srv_cpu_pct) | $(other_cpu "$LAST_RES") | $(val "$LAST_RES" errors) |")
+}
+wl_churn() {
+	start_floor "$CPU_ALL" && {
+		load floor shared -C -c 10 && wl_churn_row "floor (echo_floor)"
+		stop_server; }
+	start_rrtcp churn-c "$CPU_ALL" "$CW" 2 2 && {
+		load churn-c shared -C -c 10 &&
+		    wl_churn_row "rrtcp + C worker (2 workers, 2 reactors)"
+		stop_server; }
+}
+
+# lg ARGS...: one loadgen on all CPUs against the running server; RESULT line.
+lg() {
+	taskset -c "$CPU_ALL" "$B/loadgen" -q -p "$PORT" -t "$DUR" -w "$WARM" \
+	    -T 5 "$@" | grep '^RESULT'
+}
+
+# Slow events mixed in: NS connections send messages starting with SLOW
+# (the worker sleeps SLOW_US on them), NF send normal ones, from two
+# loadgens at once.  With fewer slow connections than workers a worker is
+# always free, so the fast class should keep the p99 it has alone.  At 100
+# connections the fast class saturates the CPUs and queues for ms anyway;
+# 4 + 4 connections keep its latency in the tens of us, where a 1 ms wait
+# behind a slow worker would show.
+wl_mix() {
+	local n=8 pair ns nf fast slow text other share pids f_slow
+	text=SLOW$(printf '%058d' 0)	# 62 bytes + CRLF = 64
+	f_slow=$W/mix-slow.$$.txt
+	start_rrtcp mix-c "$CPU_ALL" "$CW" $n 2 "ECHO_SLEEP_US=$SLOW_US" \
+	    ECHO_SLOW_PREFIX=SLOW || return 0
+	for pair in 4:96 10:90 4:4; do
+		ns=${pair%:*}
+		nf=${pair#*:}
+		pids=$SRV_PID${SRV_WORKERS:+,$SRV_WORKERS}
+		quiet_wait
+		fast=$(lg -c $nf -s 64 -d 1 -P "$pids")
+		echo "mix-fast-alone ns=$ns $fast" >>"$RAW"
+		WL_MIX+=("| fast alone | $n | 0 | $nf | $(val "$fast" msgs_per_s) | $(pcts "$fast") | - | - | - | - | $(other_cpu "$fast") | $(val "$fast" errors) |")
+		quiet_wait
+		lg -c "$ns" -m "$text" -R 64 -d 1 >"$f_slow" &
+		fast=$(lg -c $nf -s 64 -d 1 -P "$pids")
+		wait $!
+		slow=$(cat "$f_slow")
+		rm -f "$f_slow"
+		echo "mix-fast ns=$ns $fast" >>"$RAW"
+		echo "mix-slow ns=$ns $slow" >>"$RAW"
+		other=$(awk -v o="$(other_cpu "$fast")" -v c="$(val "$slow" cli_cpu_pct)" \
+		    'BEGIN { o -= c; if (o < 0) o = 0; printf "%.0f", o }')
+		share=$(awk -v f="$(val "$fast" msgs)" -v s="$(val "$slow" msgs)" \
+		    'BEGIN { if (f + s > 0) printf "%.1f", 100 * s / (f + s); else print "-" }')
+		WL_MIX+=("| fast + slow | $n | $ns | $nf | $(val "$fast" msgs_per_s) | $(pcts "$fast") | $(val "$slow" msgs_per_s) | $(val "$slow" p50_us) | $(val "$slow" p99_us) | $share | $other | $(( $(val "$fast" errors) + $(val "$slow" errors) )) |")
+		log "   mix ns=$ns: fast p99 $(val "$fast" p99_us) us, slow $(val "$slow" msgs_per_s) msgs/s"
+	done
+	stop_server
+}
+
+workload() {
+	log "== workload: blocking workers, churn, slow-event mix (shared, CPUs $CPU_ALL)"
+	wl_block
+	wl_churn
+	wl_mix
+}
+
+workload_tables() {
+	local ideal=$((16 * 1000000 / SLOW_US))
+	echo "### Workload: workers that block ${SLOW_US} us per event (C echo worker, ECHO_SLEEP_US; 2 reactors, 64 B, depth 1, shared)"
+	echo
+	echo "Ideal = workers / service time = $ideal msgs/s."
+	echo
+	echo "| workers | sleep us | conns | msgs/s | ideal msgs/s | x ideal | p50 us | p99 us | p99.9 us | max us | srv CPU % | other CPU % | errors |"
+	echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	printf '%s\n' "${WL_BLOCK[@]}"
+	echo
+	echo "### Workload: churn (connect, 1 message of 64 B, reply, close; 10 connections in flight, shared)"
+	echo
+	echo "Latency: from connect() to the reply."
+	echo
+	echo "| server | in flight | connections/s | p50 us | p99 us | p99.9 us | max us | srv CPU % | other CPU % | errors |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	printf '%s\n' "${WL_CHURN[@]}"
+	echo
+	echo "### Workload: slow events mixed in (8 C workers, 2 reactors; messages starting with SLOW sleep ${SLOW_US} us; two loadgens at once, shared)"
+	echo
+	echo "| run | workers | slow conns | fast conns | fast msgs/s | fast p50 us | fast p99 us | fast p99.9 us | fast max us | slow msgs/s | slow p50 us | slow p99 us | slow % of msgs | other CPU % | errors |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	printf '%s\n' "${WL_MIX[@]}"
+}
+
+# report_head TITLE: the title and the lines every report starts with.
+report_head() {
+	echo "## $1"
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); total run time $(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.0f", b - a }') s"
+	echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+	echo "- rrtcp: $RRTCP_ORIG, built $(date -u -r "$RRTCP_ORIG" '+%Y-%m-%d %H:%M UTC'), sha256 $RRTCP_SUM... ($("$RRTCP_BIN" -v 2>&1 | head -1))"
+	echo "- each case: ${WARM} s warm-up + ${DUR} s measured, closed loop, loopback"
+	echo "- placement split: loadgen on CPU $CPU_CLI; server and all its workers on CPU $CPU_SRV (taskset; echo_floor on the same CPU). shared: everything on CPUs $CPU_ALL"
+	echo "- srv CPU: server + workers (schedstat), % of one CPU; other CPU: busy time of the machine not used by loadgen or the server (other users of the box)"
+}
+
+# ---------------------------------------------------------------------------
 
 T_START=$EPOCHREALTIME
 if [ ! -x "$RRTCP_BIN" ]; then
@@ -352,6 +496,13 @@ if [ -n "${RRTCP_BIN_B:-}" ]; then
 	ab_run
 	exit 0
 fi
+if [ "$CASES" = workload ]; then
+	workload
+	T_END=$EPOCHREALTIME
+	{ report_head "rrtcp workload cases"; echo; workload_tables; } >"$MD"
+	cat "$MD"
+	exit 0
+fi
 
 log "== pipe ping-pong"
 PP_SAME=$(taskset -c "$CPU_SRV" "$B/pingpong" -n 100000 2>/dev/null)
@@ -408,6 +559,8 @@ if [ "$SKIP_PHP" != 1 ]; then
 			stop_server; }
 	fi
 fi
+
+workload
 
 log "== memory: RSS with idle connections"
 NIDLE=10000
@@ -467,20 +620,15 @@ target() {	# TEXT VALUE OP LIMIT
 
 T_END=$EPOCHREALTIME
 {
-	echo "## rrtcp benchmark results"
-	echo
-	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); total run time $(awk -v a="$T_START" -v b="$T_END" 'BEGIN { printf "%.0f", b - a }') s"
-	echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), kernel $(uname -r), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-	echo "- rrtcp: $RRTCP_ORIG, built $(date -u -r "$RRTCP_ORIG" '+%Y-%m-%d %H:%M UTC'), sha256 $RRTCP_SUM... ($("$RRTCP_BIN" -v 2>&1 | head -1))"
-	echo "- each case: ${WARM} s warm-up + ${DUR} s measured, closed loop, loopback"
-	echo "- placement split: loadgen on CPU $CPU_CLI; server and all its workers on CPU $CPU_SRV (taskset; echo_floor on the same CPU). shared: everything on CPUs $CPU_ALL"
-	echo "- srv CPU: server + workers (schedstat), % of one CPU; other CPU: busy time of the machine not used by loadgen or the server (other users of the box)"
+	report_head "rrtcp benchmark results"
 	echo
 	echo "### Throughput and latency (closed loop; churn = connect, 1 message, reply, close per \"msg\")"
 	echo
 	echo "| server | place | mode | conns | msg B | depth | msgs/s | x floor | p50 us | p99 us | p99 x floor | p99.9 us | max us | srv CPU % | srv us/msg | loadgen CPU % | other CPU % | errors |"
 	echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s\n' "${ROWS[@]}"
+	echo
+	workload_tables
 	echo
 	echo "### Memory with $NIDLE idle connections (VmRSS, KiB; server process only, workers separately)"
 	echo

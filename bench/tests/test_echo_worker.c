@@ -6,7 +6,9 @@
  * carrying its own pid, CONNECTED (V1) and CLOSE with CONTINUE (V3) byte for
  * byte, DATA (V1b) with a WRITE whose header is byte-exact (it equals V2's,
  * same length), big bodies and requests split over several writes, and the
- * stop command (V5) with exit status 0.
+ * stop command (V5) with exit status 0.  With $ECHO_SLEEP_US a DATA reply
+ * comes no sooner than that, and with $ECHO_SLOW_PREFIX only for bodies
+ * starting with the prefix.
  *
  * Usage: test_echo_worker path/to/echo_worker.  Prints "N passed, M failed".
  */
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../frame.h"
@@ -352,6 +355,65 @@ test_greeting(const char *arg, const char *env, const char *name,
 	w_stop(&w);
 }
 
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Milliseconds until the echo of body arrives whole, or -1. */
+static double
+timed_echo(struct w *w, const char *body)
+{
+	uint8_t buf[1024];
+	struct frame f;
+	size_t bl = strlen(body);
+	double t0 = mono_ms();
+	ssize_t r;
+
+	if (w_request(w, ctx_data, body, bl) < 0)
+		return -1;
+	r = w_frame(w, buf, sizeof(buf), &f);
+	if (r != (ssize_t)(16 + 5 + bl) || memcmp(buf + 16, "WRITE", 5) != 0 ||
+	    memcmp(buf + 21, body, bl) != 0)
+		return -1;
+	return mono_ms() - t0;
+}
+
+/*
+ * 300 ms asked: a reply sooner than that means no sleep; a fast reply must
+ * come well before it even on a loaded machine.
+ */
+static void
+test_sleep(void)
+{
+	struct w w;
+	char detail[128];
+	double slow, fast, all;
+
+	setenv("ECHO_SLEEP_US", "300000", 1);
+	setenv("ECHO_SLOW_PREFIX", "SLOW", 1);
+	w = w_start(NULL, NULL);
+	slow = timed_echo(&w, "SLOW query\r\n");
+	fast = timed_echo(&w, "quick query\r\n");
+	w_stop(&w);
+	snprintf(detail, sizeof(detail), "took %.1f ms", slow);
+	check("sleep_prefix_slow", slow >= 300, detail);
+	snprintf(detail, sizeof(detail), "took %.1f ms", fast);
+	check("sleep_prefix_fast", fast >= 0 && fast < 150, detail);
+
+	unsetenv("ECHO_SLOW_PREFIX");
+	w = w_start(NULL, NULL);
+	all = timed_echo(&w, "quick query\r\n");
+	w_stop(&w);
+	unsetenv("ECHO_SLEEP_US");
+	snprintf(detail, sizeof(detail), "took %.1f ms", all);
+	check("sleep_every_data", all >= 300, detail);
+}
+
 static void
 test_eof(void)
 {
@@ -373,12 +435,15 @@ main(int argc, char **argv)
 	}
 	worker = argv[1];
 	signal(SIGPIPE, SIG_IGN);
+	unsetenv("ECHO_SLEEP_US");
+	unsetenv("ECHO_SLOW_PREFIX");
 	test_codec();
 	test_session();
 	test_greeting("-g", NULL, "greeting_option",
 	    "220 echo_worker ready\r\n");
 	test_greeting(NULL, "hello there\r\n", "greeting_env",
 	    "hello there\r\n");
+	test_sleep();
 	test_eof();
 	printf("%d passed, %d failed\n", npass, nfail);
 	return nfail == 0 ? 0 : 1;
