@@ -658,11 +658,13 @@ open_fds(void)
 
 static int	churn_started, churn_exited, churn_size, fds_target;
 
-/* The pool is back at its size and holds no descriptor more than before. */
+/* The pool is back at its size, every worker idle in the ring, and it
+ * holds no descriptor more than before. */
 static int
 fds_settled(void)
 {
-	return pool_size() == 2 && open_fds() == fds_target;
+	return pool_size() == 2 && pool_idle_count() == 2 &&
+	    open_fds() == fds_target;
 }
 
 /* Every replacement has handshaken and every retired worker is reaped. */
