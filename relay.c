@@ -47,24 +47,34 @@ relay_worker_pid(const struct relay_xchg *x)
 	return x->x_worker != NULL ? lease_pid(x->x_worker) : 0;
 }
 
+/* The exchange in flight (or NULL) lets go of w; its timer stops. */
+static struct relay_xchg *
+detach(struct ev *loop, struct rr_worker *w)
+{
+	struct lease_state *ls = lease_state(w);
+	struct relay_xchg *x = ls->ls_xchg;
+
+	ev_timer_cancel(loop, &ls->ls_timer);
+	ls->ls_xchg = NULL;
+	if (x != NULL)
+		x->x_worker = NULL;
+	return x;
+}
+
 /* Gives w up for good; an exchange still running fails with reason. */
 static void
 give_up(struct ev *loop, struct rr_worker *w, int status, int kill,
     const char *reason)
 {
-	struct lease_state *ls = lease_state(w);
-	struct relay_xchg *x = ls->ls_xchg;
+	struct relay_xchg *x = detach(loop, w);
 	char why[256];
 
-	ev_timer_cancel(loop, &ls->ls_timer);
-	ls->ls_xchg = NULL;
-	ls->ls_fence = FENCE_NONE;
+	lease_state(w)->ls_fence = FENCE_NONE;
 	if (x != NULL) {
 		/* The kill's log line names the connection it was serving. */
 		snprintf(why, sizeof(why), "%s (conn=%llu)", reason,
 		    (unsigned long long)x->x_conn);
 		pool_retire(w, status, kill, why);
-		x->x_worker = NULL;
 		x->x_done(x, &(struct relay_result){ .outcome = RELAY_FAILED,
 		    .fail = status == WS_EXEC_TTL ? RELAY_FAIL_TIMEOUT :
 		    RELAY_FAIL_WORKER, .reason = reason });
@@ -230,13 +240,9 @@ static void
 answered(struct ev *loop, struct rr_worker *w, const struct relay_result *res,
     size_t consume)
 {
-	struct lease_state *ls = lease_state(w);
-	struct relay_xchg *x = ls->ls_xchg;
+	struct relay_xchg *x = detach(loop, w);
 	char why[160];
 
-	ls->ls_xchg = NULL;
-	x->x_worker = NULL;
-	ev_timer_cancel(loop, &ls->ls_timer);
 	/* Answer the client first (Q4), then free the worker's buffer. */
 	x->x_done(x, res);
 	lease_consume(w, consume);
@@ -247,7 +253,7 @@ answered(struct ev *loop, struct rr_worker *w, const struct relay_result *res,
 		return;
 	}
 	if (lease_unsent(w) > 0)
-		ev_timer_arm(loop, &ls->ls_timer, STALL_MS);
+		ev_timer_arm(loop, &lease_state(w)->ls_timer, STALL_MS);
 	maybe_release(loop, w);
 }
 
@@ -347,13 +353,9 @@ read_answer(struct ev *loop, struct rr_worker *w, uint32_t events)
 	}
 	if (f.opts[0] == 13 && memcmp(f.payload, "{\"stop\":true}", 13) == 0) {
 		/* Worker::stop() (3.5): it goes, the event runs elsewhere. */
-		struct lease_state *ls = lease_state(w);
-		struct relay_xchg *x = ls->ls_xchg;
+		struct relay_xchg *x = detach(loop, w);
 
 		lease_consume(w, flen);
-		ev_timer_cancel(loop, &ls->ls_timer);
-		ls->ls_xchg = NULL;
-		x->x_worker = NULL;
 		pool_retire(w, WS_STOPPING, 0, "worker asked to stop");
 		x->x_done(x, &(struct relay_result){ .outcome = RELAY_RETRY });
 		return;
