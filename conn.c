@@ -131,10 +131,14 @@ conn_account(struct rr_conn *c)
 		shed(c->c_set);
 }
 
-/* Closes the socket; a reply not wholly sent resets the connection. */
+/*
+ * Closes the socket.  The client must not take a cut reply for a whole one:
+ * with reply bytes unsent, or cut set (the caller drops it under a running
+ * event), the connection is reset.
+ */
 static void
 close_socket(struct rr_conn *c, enum stats_close class, int level,
-    const char *reason)
+    const char *reason, int cut)
 {
 	char q[LOG_QMAX], extra[64] = "";
 	size_t unsent = buf_len(&c->c_out);
@@ -144,11 +148,7 @@ close_socket(struct rr_conn *c, enum stats_close class, int level,
 	if (ss != NULL)
 		stats_add(&ss->ss_closed[class], 1);
 
-	/* The client must not take a cut reply for a whole one: reply bytes
-	 * lost, or the socket dropped under a running event (destroy_timeout),
-	 * end in a reset. */
-	if (unsent > 0 || (class == STATS_CLOSE_SHUTDOWN &&
-	    c->c_slot != SLOT_FREE)) {
+	if (unsent > 0 || cut) {
 		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
 		setsockopt(c->c_io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -178,7 +178,7 @@ conn_close(struct rr_conn *c, enum stats_close class, int level,
 {
 	if (c->c_state != CONN_OPEN && c->c_state != CONN_FLUSHING)
 		return;
-	close_socket(c, class, level, reason);
+	close_socket(c, class, level, reason, 0);
 	if (c->c_slot == SLOT_FREE)
 		conn_dispatch(c, CEV_CLOSE);
 }
@@ -550,6 +550,7 @@ on_event_done(struct relay_xchg *x, const struct relay_result *res)
 {
 	struct rr_conn *c = CONN_OF(x, c_x);
 	struct stats_server *ss = srv_stats(c);
+	int was_close;
 
 	if (ss != NULL)
 		stats_observe(&ss->ss_exec, stats_now_ns() - c->c_t0);
@@ -559,13 +560,12 @@ on_event_done(struct relay_xchg *x, const struct relay_result *res)
 		 * frees the slot when the worker call returns). */
 		release_queue_slot(c);
 		on_reply(c, res);
-		if (c->c_event == CEV_CLOSE) {
-			event_over(c);
-			conn_finish(c);
-			return;
-		}
+		was_close = c->c_event == CEV_CLOSE;
 		event_over(c);
-		conn_next(c);
+		if (was_close)
+			conn_finish(c);
+		else
+			conn_next(c);
 		return;
 	case RELAY_FAILED:
 		event_failed(c, res->fail == RELAY_FAIL_ERROR ?
@@ -856,7 +856,7 @@ conn_set_destroy(struct conn_set *cs)
 		/* destroy_timeout is over: say what is lost. */
 		if (conn_has_socket(c))
 			close_socket(c, STATS_CLOSE_SHUTDOWN, LOG_WARN,
-			    "destroy_timeout reached");
+			    "destroy_timeout reached", c->c_slot != SLOT_FREE);
 		sched_cancel(cs->cs_sched, &c->c_waiter);
 		TAILQ_REMOVE(&cs->cs_conns, c, c_link);
 		conn_free(c);
