@@ -191,8 +191,10 @@ metrics_render(struct rr_buf *b)
 	struct stats_server_sum *sum = NULL;
 	struct stats_pool pool;
 	struct restart_ctx rc = { b };
-	double v;
+	double v, bounds[STATS_NBUCKETS];
 
+	for (int i = 0; i < STATS_NBUCKETS; i++)
+		bounds[i] = (double)stats_bucket_ns[i] / 1e9;
 	b->rpos = b->wpos = 0;
 	if (ns > 0 && (sum = calloc(ns, sizeof(*sum))) == NULL)
 		return -1;
@@ -273,12 +275,12 @@ metrics_render(struct rr_buf *b)
 	metrics_family(b, "rrtcp_event_queue_wait_seconds", "histogram",
 	    "Time an event waited for a worker.");
 	PER_SERVER(b, x, sum, ns, metrics_histogram(b,
-	    "rrtcp_event_queue_wait_seconds", lab_, stats_bucket_bounds,
+	    "rrtcp_event_queue_wait_seconds", lab_, bounds,
 	    sum[i_].wait, STATS_NBUCKETS, (double)sum[i_].wait_sum_ns / 1e9));
 	metrics_family(b, "rrtcp_event_duration_seconds", "histogram",
 	    "Time from sending an event to a worker to its outcome.");
 	PER_SERVER(b, x, sum, ns, metrics_histogram(b,
-	    "rrtcp_event_duration_seconds", lab_, stats_bucket_bounds,
+	    "rrtcp_event_duration_seconds", lab_, bounds,
 	    sum[i_].exec, STATS_NBUCKETS, (double)sum[i_].exec_sum_ns / 1e9));
 	free(sum);
 

@@ -20,11 +20,6 @@
 #include "config.h"
 #include "ev.h"
 
-const double stats_bucket_bounds[STATS_NBUCKETS] = {
-	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-	1, 2.5, 5, 10
-};
-
 static pthread_mutex_t	 reg_mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct stats	*slots;		/* every slot ever attached */
 static char		**names;	/* server names, by index */

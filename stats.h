@@ -59,9 +59,14 @@ enum stats_event {		/* = enum conn_event - 1 */
 	STATS_EV_N
 };
 
-/* Upper bounds of the histogram buckets, in seconds (stats.c). */
+/* Upper bounds of the histogram buckets, in nanoseconds: 0.5 ms to 10 s
+ * (the metrics page prints them in seconds). */
 #define STATS_NBUCKETS	14
-extern const double stats_bucket_bounds[STATS_NBUCKETS];
+static const int64_t stats_bucket_ns[STATS_NBUCKETS] = {
+	500000, 1000000, 2500000, 5000000, 10000000, 25000000,
+	50000000, 100000000, 250000000, 500000000, 1000000000,
+	2500000000, 5000000000, 10000000000
+};
 
 /* Per bucket, not cumulative; the last one is +Inf.  The count is the sum. */
 struct stats_hist {
@@ -119,17 +124,11 @@ stats_now_ns(void)
 static inline void
 stats_observe(struct stats_hist *h, int64_t ns)
 {
-	/* stats_bucket_bounds in ns; here so conn.o links without stats.o */
-	static const int64_t bound_ns[STATS_NBUCKETS] = {
-		500000, 1000000, 2500000, 5000000, 10000000, 25000000,
-		50000000, 100000000, 250000000, 500000000, 1000000000,
-		2500000000, 5000000000, 10000000000
-	};
 	int i = 0;
 
 	if (ns < 0)
 		ns = 0;
-	while (i < STATS_NBUCKETS && ns > bound_ns[i])
+	while (i < STATS_NBUCKETS && ns > stats_bucket_ns[i])
 		i++;
 	stats_add(&h->h_bucket[i], 1);
 	stats_add(&h->h_sum_ns, (uint64_t)ns);
