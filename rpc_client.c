@@ -19,24 +19,15 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "ev.h"
 #include "frame.h"
 #include "rpc_addr.h"
 #include "rpc_codec.h"
 
 /* PHP's RPC: one counter for the whole process, starting at 1. */
 static _Atomic uint32_t rpc_next_seq = 1;
-
-static int64_t
-rpc_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Waits for events on fd until the deadline (-1: none).  0 or -1/errno. */
 static int
@@ -48,7 +39,7 @@ rpc_wait(int fd, short events, int64_t deadline)
 	for (;;) {
 		left = -1;
 		if (deadline >= 0) {
-			int64_t d = deadline - rpc_now_ms();
+			int64_t d = deadline - ev_clock_ms();
 			left = d <= 0 ? 0 : d > 60000 ? 60000 : (int)d;
 		}
 		rc = poll(&pfd, 1, left);
@@ -56,7 +47,7 @@ rpc_wait(int fd, short events, int64_t deadline)
 			return 0;
 		if (rc == -1 && errno != EINTR)
 			return -1;
-		if (rc == 0 && deadline >= 0 && rpc_now_ms() >= deadline) {
+		if (rc == 0 && deadline >= 0 && ev_clock_ms() >= deadline) {
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -198,7 +189,7 @@ rpc_call(const char *addr, const char *method, const char *arg_json,
 	size_t		 mlen = strlen(method);
 	size_t		 alen = arg_json != NULL ? strlen(arg_json) : 0;
 	uint32_t	 seq, opts[2];
-	int64_t		 deadline = timeout_ms > 0 ? rpc_now_ms() + timeout_ms : -1;
+	int64_t		 deadline = timeout_ms > 0 ? ev_clock_ms() + timeout_ms : -1;
 	struct frame	 f;
 	const char	*why = NULL;
 	char		 err[512];

@@ -1087,15 +1087,6 @@ setup_limits(void)
 
 TestSuite(rpc_limits, .init = setup_limits, .fini = teardown, .timeout = 30);
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A test.Echo request whose payload (method and body) is exactly plen bytes:
  * a JSON string of 'a's.  out needs plen + FRAME_HDR_MAX bytes. */
 static size_t
@@ -1127,7 +1118,7 @@ call_on(int fd, uint32_t seq)
 static int64_t
 ms_until_closed(int fd)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = ev_clock_ms();
 	uint8_t b[4096];
 	ssize_t r;
 
@@ -1135,7 +1126,7 @@ ms_until_closed(int fd)
 		;
 	cr_assert(r == 0 || errno == ECONNRESET, "read: %s",
 	    strerror(errno));
-	return now_ms() - t0;
+	return ev_clock_ms() - t0;
 }
 
 /* Stops the loop thread so the test may look at the server's state. */
@@ -1216,7 +1207,7 @@ Test(rpc_limits, trickled_frame_is_closed_at_its_deadline)
 {
 	static uint8_t q[LIM_FRAME + FRAME_HDR_MAX];
 	size_t n = echo_req(q, 1, 600), i;
-	int64_t t0 = now_ms(), ms;
+	int64_t t0 = ev_clock_ms(), ms;
 	uint8_t b;
 	int fd = dial();
 
@@ -1227,7 +1218,7 @@ Test(rpc_limits, trickled_frame_is_closed_at_its_deadline)
 			break;
 		usleep(20000);
 	}
-	ms = now_ms() - t0;
+	ms = ev_clock_ms() - t0;
 	cr_assert_lt(i, n, "the whole trickled frame was taken");
 	cr_assert_lt(ms, LIM_TIMEOUT_MS + 2000, "closed after %lld ms",
 	    (long long)ms);
