@@ -38,6 +38,20 @@ def rrtcp_bin():
     return os.environ.get("RRTCP_BIN") or os.path.join(REPO, "build", "rrtcp")
 
 
+def rss_kib(pid):
+    """VmRSS of a process, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+def open_fds(pid):
+    """How many descriptors a process holds."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
 def sanitized():
     """Is the binary under test built with a sanitizer?  Its RSS then holds
     shadow memory and a quarantine of freed blocks, so RSS bounds do not

@@ -4,7 +4,6 @@ request stream to a worker that answers before reading its whole request."""
 
 import hashlib
 import json
-import os
 import signal
 import socket
 import struct
@@ -23,10 +22,6 @@ EARLY = harness.php_command("early_answer.php")
 
 def pattern(n):
     return (b"0123456789abcdef" * (n // 16 + 1))[:n]
-
-
-def open_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
 
 
 def slow_socket(port, rcvbuf=65536):
@@ -98,7 +93,7 @@ def test_idle_queue_survives_back_to_back_resets(rr, events):
     n = 2
     srv = rr(pool={"num_workers": n, "allocate_timeout": "3s"})
     pid = srv.proc.pid
-    base = open_fds(pid)
+    base = harness.open_fds(pid)
     for i in range(6):
         mark = srv.mark()
         srv.signal(signal.SIGUSR2)
@@ -107,8 +102,8 @@ def test_idle_queue_survives_back_to_back_resets(rr, events):
     burst(srv, 3 * n, "burst")
     assert not srv.find_lines(r"no free worker"), srv.dump()
     # Retired workers' pipes and pidfds must all be closed again.
-    wait_until(lambda: open_fds(pid) <= base + 2, T(5),
-               what="descriptors back to %d (now %d)" % (base, open_fds(pid)))
+    wait_until(lambda: harness.open_fds(pid) <= base + 2, T(5),
+               what="descriptors back to %d (now %d)" % (base, harness.open_fds(pid)))
     assert srv.proc.poll() is None
 
 
@@ -121,14 +116,14 @@ def test_idle_queue_survives_ttl_on_a_quiet_server(rr, events):
     srv = rr(pool={"num_workers": n, "allocate_timeout": "3s",
                    "supervisor": {"ttl": "1s", "watch_tick": "1s"}})
     pid = srv.proc.pid
-    base = open_fds(pid)
+    base = harness.open_fds(pid)
     first = set(srv.worker_pids())
     wait_until(lambda: len(set(srv.worker_pids()) - first) >= 3 * n, T(15),
                what="three generations retired by ttl")
     burst(srv, 3 * n, "quiet")
     assert not srv.find_lines(r"no free worker"), srv.dump()
-    wait_until(lambda: open_fds(pid) <= base + 2, T(5),
-               what="descriptors back to %d (now %d)" % (base, open_fds(pid)))
+    wait_until(lambda: harness.open_fds(pid) <= base + 2, T(5),
+               what="descriptors back to %d (now %d)" % (base, harness.open_fds(pid)))
 
 
 # --- b) big replies to slow readers --------------------------------------------

@@ -5,7 +5,6 @@ all be leasable.  Regression for "an idle pool can die while every worker
 is alive" (the queue filled with dead entries, descriptors leaked, and
 clients were closed with "no free worker")."""
 
-import os
 import signal
 import threading
 import time
@@ -19,10 +18,6 @@ OPS = harness.php_command("ops_worker.php")
 WORKERS = 2
 
 
-def open_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
 def settled_fds(srv, limit):
     """Waits until the server holds at most limit descriptors: between
     retirements only the steady workers' pipes are open."""
@@ -30,7 +25,7 @@ def settled_fds(srv, limit):
     seen = []
 
     def low():
-        seen.append(open_fds(pid))
+        seen.append(harness.open_fds(pid))
         return seen[-1] <= limit
     try:
         wait_until(low, T(8), interval=0.02, what="descriptors back")
@@ -69,7 +64,7 @@ def test_ttl_churn_on_a_quiet_server_keeps_descriptors_and_serves(rr):
         "num_workers": WORKERS,
         "supervisor": {"watch_tick": "100ms", "ttl": "1s"}},
         extra="logs:\n  level: debug\n")
-    start = open_fds(srv.proc.pid)
+    start = harness.open_fds(srv.proc.pid)
     first = set(srv.worker_pids())
     time.sleep(T(6))        # nobody connects: ~5 generations retire
     retired = srv.find(msg="worker retired", state="ttlReached")
@@ -88,7 +83,7 @@ def test_ttl_churn_on_a_quiet_server_keeps_descriptors_and_serves(rr):
 @pytest.mark.deadline(60)
 def test_many_resets_with_no_traffic_keep_descriptors_and_serve(rr):
     srv = rr(command=OPS, pool={"num_workers": WORKERS})
-    start = open_fds(srv.proc.pid)
+    start = harness.open_fds(srv.proc.pid)
     for i in range(15):
         mark = srv.mark()
         srv.signal(signal.SIGUSR2)

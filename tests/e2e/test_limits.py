@@ -120,14 +120,6 @@ def test_max_connections_per_ip_refuses_the_extra_ones(rr, events):
     assert d.ask("ECHO d") == "d"
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 @pytest.mark.deadline(60)
 def test_max_buffer_memory_bounds_clients_that_do_not_read(rr, events):
     """Eight clients that do not read, owed 30 MB each: the server holds at
@@ -137,7 +129,7 @@ def test_max_buffer_memory_bounds_clients_that_do_not_read(rr, events):
     srv = rr(command=BIG_REPLY,
              pool={"num_workers": 4, "allocate_timeout": "%ds" % T(20)},
              tcp_extra={"max_buffer_memory": limit})
-    base = rss_kb(srv.proc.pid)
+    base = harness.rss_kib(srv.proc.pid)
     hogs = []
     for _ in range(8):
         s = small_rcvbuf_client(srv.port)
@@ -148,7 +140,7 @@ def test_max_buffer_memory_bounds_clients_that_do_not_read(rr, events):
         reason=re.compile(r"^tcp.max_buffer_memory \(67108864 bytes\) "
                           r"reached; this connection held \d+"))) >= 4,
         T(20), what="the expensive clients closed")
-    peak = rss_kb(srv.proc.pid)
+    peak = harness.rss_kib(srv.proc.pid)
     # 8 x 30 MB would be 240 MB; the limit plus one reply in flight bounds it.
     if not harness.sanitized():
         assert peak - base < 3 * (limit >> 10), (base, peak)

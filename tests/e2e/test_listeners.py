@@ -4,7 +4,6 @@ path, and the file is left where it was (tcp.servers and rpc.listen)."""
 
 import socket
 
-import harness
 from harness import T
 
 

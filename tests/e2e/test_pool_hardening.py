@@ -4,7 +4,6 @@ memory a large answer leaves behind."""
 
 import re
 import signal
-import socket
 import time
 
 import pytest
@@ -153,14 +152,6 @@ def test_max_workers_below_num_workers_is_a_config_error(spawn, tmp_path):
 
 # --- 5. memory after large answers -----------------------------------------------------
 
-def vm_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for %d" % pid)
-
-
 @pytest.mark.deadline(60)
 def test_read_buffer_shrinks_after_large_answers(rr):
     if harness.sanitized():
@@ -169,7 +160,7 @@ def test_read_buffer_shrinks_after_large_answers(rr):
     srv = start(rr, pool={"num_workers": 1}, command=BIG_REPLY)
     c = Client(srv.port, timeout=T(30))
     assert c.ask("SMALL") == "?"
-    base = vm_rss_kib(srv.proc.pid)
+    base = harness.rss_kib(srv.proc.pid)
     for _ in range(3):
         c.send(b"BIG %d\r\n" % big)
         got = 0
@@ -179,6 +170,6 @@ def test_read_buffer_shrinks_after_large_answers(rr):
             got += n
     assert c.ask("SMALL") == "?"
     # the answers have been read and written out: nothing holds them now
-    wait_until(lambda: vm_rss_kib(srv.proc.pid) - base < 20 * 1024, T(5),
+    wait_until(lambda: harness.rss_kib(srv.proc.pid) - base < 20 * 1024, T(5),
                what="VmRSS back within 20 MB of %d KiB (now %d KiB)" % (
-                   base, vm_rss_kib(srv.proc.pid)))
+                   base, harness.rss_kib(srv.proc.pid)))

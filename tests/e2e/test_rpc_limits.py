@@ -33,14 +33,6 @@ def start(rr, **limits):
     return srv
 
 
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
 def good_call(port):
     """A call from a well-behaved client, on a fresh connection."""
     assert rpc.json_call(port, "resetter.List", True) == ["tcp"]
@@ -89,14 +81,14 @@ def test_oversized_frames_cost_no_memory_and_get_an_error(rr):
     are closed after read_timeout since they neither finish nor close."""
     srv = start(rr, read_timeout="2s")
     good_call(srv.rpc_port)
-    before = rss_kib(srv.proc.pid)
+    before = harness.rss_kib(srv.proc.pid)
     mark = srv.mark()
     peers = []
     for i in range(PEERS):
         s = connect(srv.rpc_port)
         s.sendall(header_only(100 + i, 10 * MIB) + b"x" * MIB)
         peers.append(s)
-    grown = rss_kib(srv.proc.pid) - before
+    grown = harness.rss_kib(srv.proc.pid) - before
     assert grown < 16 * 1024, "RSS grew by %d KiB for %d peers" % (
         grown, PEERS)
     good_call(srv.rpc_port)
