@@ -742,8 +742,10 @@ conn_new(struct conn_set *cs, const struct rr_server_conf *srv, int fd,
 
 /*
  * Over tcp.max_buffer_memory: closes this reactor's connections that hold
- * the most, until the process is under the limit again or nothing here
- * holds anything the close would give back.
+ * the most, until the process is under the limit again.  Only one that
+ * holds at least the average of all connections is an offender: when the
+ * big holders live on another reactor, a small client here is left alone
+ * and that reactor sheds them (at its next allocation or tick).
  */
 static void
 shed(struct conn_set *cs)
@@ -752,12 +754,15 @@ shed(struct conn_set *cs)
 
 	while (mem_over()) {
 		struct rr_conn *c, *big = NULL;
+		uint64_t n = atomic_load_explicit(&conn_count,
+		    memory_order_relaxed);
 
 		TAILQ_FOREACH(c, &cs->cs_conns, c_link)
 			if (conn_has_socket(c) && c->c_mem > 0 &&
 			    (big == NULL || c->c_mem > big->c_mem))
 				big = c;
-		if (big == NULL)
+		if (big == NULL || (uint64_t)big->c_mem * (n ? n : 1) <
+		    mem_held())
 			return;
 		snprintf(why, sizeof(why), "tcp.max_buffer_memory (%zu bytes) "
 		    "reached; this connection held %zu", mem_limit(),
